@@ -1,0 +1,22 @@
+"""Kremlinology: a counterfactual-history simulator.
+
+Import costs nothing beyond this module: the public functions load their machinery when called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "load_scenario", "simulate"]
+
+if TYPE_CHECKING:
+    from kremlinology.api import load_scenario, simulate
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("load_scenario", "simulate", "history", "whatif", "claim"):
+        from kremlinology import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -1,0 +1,224 @@
+"""The reference engine: a plain per-timeline interpreter of the same semantics as the kernel.
+
+It exists to check the vectorized kernel. It shares the parser, the random streams and the parameter
+draws with it, but evaluates expressions by walking the tree over Python floats, one timeline and one
+event at a time. Only ``exp`` (in ``logistic``) and ``%`` go through NumPy scalars, so that both engines
+round identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kremlinology.engine import rng
+from kremlinology.engine.state import Plan, initial_state
+from kremlinology.months import NEVER
+from kremlinology.scenario.expressions import BOOL, NEVER_MONTHS, Node
+from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
+
+Scalar = float | bool
+
+
+@dataclass
+class Timeline:
+    """One timeline's state: plain lists of floats and ints."""
+
+    index: int
+    month: int
+    values: list[float]
+    last: list[int]
+    first: list[int]
+    option: list[int]
+    count: list[int]
+
+
+def evaluate(node: Node, t: Timeline) -> Scalar:
+    """Evaluate an expression tree for one timeline."""
+    op, args = node.op, node.args
+    if op == "const":
+        return args[0]  # type: ignore[return-value]
+    if op == "slot":
+        value = t.values[args[0]]  # type: ignore[index]
+        return value != 0.0 if node.type == BOOL else value
+    if op == "month":
+        return float(t.month)
+    if op == "fired":
+        return t.last[args[0]] >= 0  # type: ignore[index]
+    if op == "since":
+        last = t.last[args[0]]  # type: ignore[index]
+        return float(t.month - last) if last >= 0 else NEVER_MONTHS
+    if op == "chose":
+        e, o = args
+        return t.last[e] >= 0 and t.option[e] == o  # type: ignore[index]
+    if op == "and":
+        return all([bool(evaluate(a, t)) for a in args])  # type: ignore[arg-type]
+    if op == "or":
+        return any([bool(evaluate(a, t)) for a in args])  # type: ignore[arg-type]
+    values = [evaluate(a, t) for a in args]  # type: ignore[arg-type]
+    return _apply(op, values)
+
+
+def _apply(op: str, v: list[Scalar]) -> Scalar:
+    if op == "tonum":
+        return 1.0 if v[0] else 0.0
+    if op == "neg":
+        return -v[0]
+    if op == "not":
+        return not v[0]
+    if op in _ARITHMETIC:
+        return _ARITHMETIC[op](float(v[0]), float(v[1]))
+    if op in _COMPARE:
+        return _COMPARE[op](v[0], v[1])
+    if op == "if":
+        return v[1] if v[0] else v[2]
+    if op == "min":
+        return _fold(min, v)
+    if op == "max":
+        return _fold(max, v)
+    if op == "clip":
+        return min(max(v[0], v[1]), v[2])
+    if op == "abs":
+        return abs(v[0])
+    if op == "logistic":
+        with np.errstate(over="ignore"):
+            return float(1.0 / (1.0 + np.exp(np.float64(-v[0]))))
+    raise ValueError(f"unknown operation {op}")
+
+
+def _fold(fn: object, values: list[Scalar]) -> float:
+    result = float(values[0])
+    for value in values[1:]:
+        result = fn(result, float(value))  # type: ignore[operator]
+    return result
+
+
+_ARITHMETIC = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b if b != 0.0 else 0.0,
+    "mod": lambda a, b: float(np.remainder(np.float64(a), np.float64(b))) if b != 0.0 else 0.0,
+}
+_COMPARE = {
+    "lt": lambda a, b: a < b, "le": lambda a, b: a <= b, "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
+}
+
+
+def start_timeline(scenario: Scenario, seed: int, index: int, use_posterior: bool = True) -> Timeline:
+    """Return timeline ``index`` at the scenario's first month."""
+    state = initial_state(scenario, seed, index, 1, use_posterior)
+    events = len(scenario.events)
+    return Timeline(
+        index, scenario.start, [float(x) for x in state.values[:, 0]],
+        [NEVER] * events, [NEVER] * events, [0] * events, [0] * events,
+    )
+
+
+LogEntry = tuple[int, str, str | None]
+
+
+def run_timeline(
+    scenario: Scenario, seed: int, t: Timeline, plan: Plan, stop: int | None = None
+) -> list[LogEntry]:
+    """Advance one timeline to ``stop`` (default: the end); return its log (month, event, option)."""
+    log: list[LogEntry] = []
+    stop = scenario.end if stop is None else stop
+    while t.month <= stop:
+        for slot, expr in plan.sets.get(t.month, ()):
+            _assign(scenario, t, slot, evaluate(expr, t))
+        for event in scenario.events:
+            if event.first <= t.month <= event.last and not plan.is_blocked(event.index, t.month):
+                _step(scenario, seed, t, event, plan, log)
+        t.month += 1
+    return log
+
+
+def _step(
+    scenario: Scenario, seed: int, t: Timeline, event: CompiledEvent, plan: Plan, log: list[LogEntry]
+) -> None:
+    e, month = event.index, t.month
+    once_ok = t.last[e] < 0 or not event.once
+    fires = False
+    if once_ok and evaluate(event.when, t):
+        if event.trigger is not None:
+            source, delay = event.trigger
+            fires = t.last[source] == month - delay
+        else:
+            assert event.hazard is not None
+            fires = _draw(scenario, seed, t, e, 0) < float(evaluate(event.hazard, t))
+    if not fires and once_ok and plan.is_forced(e, month):
+        fires = all(t.values[r] != 0.0 for r in _alive_rows(scenario, event))
+    if fires:
+        _fire(scenario, seed, t, event, plan, log)
+
+
+def _draw(scenario: Scenario, seed: int, t: Timeline, event: int, slot: int) -> float:
+    stream = rng.stream_id(rng.EVENT_DRAW, t.month - scenario.start, event, slot)
+    return rng.uniform(seed, stream, t.index)
+
+
+def _fire(
+    scenario: Scenario, seed: int, t: Timeline, event: CompiledEvent, plan: Plan, log: list[LogEntry]
+) -> None:
+    e = event.index
+    option = _choose(scenario, seed, t, event, plan) if event.options else None
+    effects: list[Effect] = list(event.effects)
+    if option is not None:
+        effects += event.options[option].effects
+    values = [(effect.slot, evaluate(effect.expr, t)) for effect in effects]
+    for slot, value in values:
+        _assign(scenario, t, slot, value)
+    t.last[e] = t.month
+    if t.first[e] < 0:
+        t.first[e] = t.month
+    t.count[e] += 1
+    if option is not None:
+        t.option[e] = option
+    log.append((t.month, event.id, None if option is None else event.options[option].id))
+
+
+def _choose(scenario: Scenario, seed: int, t: Timeline, event: CompiledEvent, plan: Plan) -> int:
+    if event.index in plan.chosen:
+        return plan.chosen[event.index]
+    weights = [max(float(evaluate(o.weight, t)), 0.0) for o in event.options]
+    total = 0.0
+    for weight in weights:
+        total += weight
+    if total <= 0.0:
+        return 0
+    target = _draw(scenario, seed, t, event.index, 1) * total
+    cumulative, chosen = 0.0, 0
+    for weight in weights[:-1]:
+        cumulative += weight
+        chosen += cumulative <= target
+    return chosen
+
+
+def _assign(scenario: Scenario, t: Timeline, slot: int, value: Scalar) -> None:
+    number = float(value)
+    low, high = scenario.slots[slot].low, scenario.slots[slot].high
+    if low is not None:
+        number = max(number, low)
+    if high is not None:
+        number = min(number, high)
+    t.values[slot] = number
+
+
+def _alive_rows(scenario: Scenario, event: CompiledEvent) -> list[int]:
+    rows = [scenario.slot_index.get(f"{actor}.alive") for actor in event.actors]
+    return [r for r in rows if r is not None]
+
+
+def reference_run(
+    scenario: Scenario, seed: int, runs: int, plan: Plan | None = None
+) -> list[list[LogEntry]]:
+    """Run ``runs`` timelines one by one; return each timeline's event log."""
+    plan = plan or Plan()
+    logs = []
+    for index in range(runs):
+        t = start_timeline(scenario, seed, index)
+        logs.append(run_timeline(scenario, seed, t, plan))
+    return logs

@@ -1,0 +1,100 @@
+"""World state as arrays over timelines (struct of arrays), and the engine-level intervention plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kremlinology.engine.params import draw_parameters
+from kremlinology.months import NEVER
+from kremlinology.scenario.expressions import Node
+from kremlinology.scenario.model import Scenario
+
+
+@dataclass
+class WorldState:
+    """The state of a block of timelines at the start of ``month``.
+
+    ``values[slot, k]`` holds every quantity of timeline ``timelines[k]`` (booleans as 0/1,
+    categories as codes); ``last``, ``first`` and ``option`` hold each event's last and first fire
+    month (``NEVER`` if it has not fired) and the option of its last firing; ``count`` how often it
+    fired.
+    """
+
+    month: int
+    timelines: np.ndarray
+    values: np.ndarray
+    last: np.ndarray
+    first: np.ndarray
+    option: np.ndarray
+    count: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.timelines.shape[0])
+
+    def copy(self) -> WorldState:
+        """Return an independent copy (a saved state to start other worlds from)."""
+        return WorldState(
+            self.month, self.timelines.copy(), self.values.copy(), self.last.copy(),
+            self.first.copy(), self.option.copy(), self.count.copy(),
+        )
+
+    def take(self, rows: np.ndarray) -> WorldState:
+        """Return the state of a subset of this block's timelines (by position)."""
+        return WorldState(
+            self.month, self.timelines[rows], self.values[:, rows], self.last[:, rows],
+            self.first[:, rows], self.option[:, rows], self.count[:, rows],
+        )
+
+
+def initial_state(
+    scenario: Scenario, seed: int, first: int, count: int, use_posterior: bool = True
+) -> WorldState:
+    """Return timelines ``first .. first + count - 1`` at the scenario's first month."""
+    values = np.repeat(scenario.initial_state()[:, None], count, axis=1)
+    if scenario.parameters:
+        rows = [p.slot for p in scenario.parameters]
+        values[rows] = draw_parameters(scenario, seed, first, count, use_posterior)
+    events = len(scenario.events)
+    never = np.full((events, count), NEVER, dtype=np.int32)
+    return WorldState(
+        month=scenario.start,
+        timelines=np.arange(first, first + count, dtype=np.int64),
+        values=values,
+        last=never,
+        first=never.copy(),
+        option=np.zeros((events, count), dtype=np.int16),
+        count=np.zeros((events, count), dtype=np.int32),
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Interventions as the engines apply them (built by ``kremlinology.counterfactual``).
+
+    ``forced``: event -> months at which it is made to fire; ``blocked``: event -> first month from
+    which it cannot fire; ``chosen``: event -> the option it takes whenever it fires; ``sets``:
+    month -> assignments (slot, expression) applied at the start of that month, before its events.
+    """
+
+    forced: dict[int, frozenset[int]] = field(default_factory=dict)
+    blocked: dict[int, int] = field(default_factory=dict)
+    chosen: dict[int, int] = field(default_factory=dict)
+    sets: dict[int, tuple[tuple[int, Node], ...]] = field(default_factory=dict)
+
+    def is_blocked(self, event: int, month: int) -> bool:
+        start = self.blocked.get(event)
+        return start is not None and month >= start
+
+    def is_forced(self, event: int, month: int) -> bool:
+        months = self.forced.get(event)
+        return months is not None and month in months
+
+    @property
+    def empty(self) -> bool:
+        return not (self.forced or self.blocked or self.chosen or self.sets)
+
+
+NO_PLAN = Plan()

@@ -1,0 +1,303 @@
+"""The vectorized kernel: expressions as NumPy closures, all timelines of a block advanced together."""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from kremlinology.engine import rng
+from kremlinology.engine.state import Plan, WorldState
+from kremlinology.scenario.expressions import BOOL, NEVER_MONTHS, Node
+from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
+
+Value = np.ndarray | float | bool
+Closure = Callable[[WorldState], Value]
+
+
+def _const(node: Node) -> Closure:
+    value = node.args[0]
+    return lambda w: value  # type: ignore[return-value]
+
+
+def _slot(node: Node) -> Closure:
+    row = int(node.args[0])  # type: ignore[call-overload]
+    if node.type == BOOL:
+        return lambda w: w.values[row] != 0.0
+    return lambda w: w.values[row]
+
+
+def _to_number(value: Value) -> Value:
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64)
+    return float(value)
+
+
+def _divide(a: Value, b: Value) -> Value:
+    if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+        a_arr, b_arr = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        return np.divide(a_arr, b_arr, out=np.zeros(a_arr.shape), where=b_arr != 0.0)
+    return a / b if b != 0.0 else 0.0  # type: ignore[operator]
+
+
+def _modulo(a: Value, b: Value) -> Value:
+    if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+        a_arr, b_arr = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        return np.remainder(a_arr, b_arr, out=np.zeros(a_arr.shape), where=b_arr != 0.0)
+    return float(np.remainder(a, b)) if b != 0.0 else 0.0  # type: ignore[arg-type]
+
+
+def _logistic(x: Value) -> Value:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+_BINARY: dict[str, Callable[[Value, Value], Value]] = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": _divide,
+    "mod": _modulo, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+    "eq": operator.eq, "ne": operator.ne,
+}
+_REDUCE: dict[str, Callable[[Value, Value], Value]] = {
+    "and": np.logical_and, "or": np.logical_or, "min": np.minimum, "max": np.maximum,
+}
+
+
+def compile_vector(node: Node) -> Closure:
+    """Return a function of a WorldState that evaluates ``node`` for every timeline at once."""
+    op = node.op
+    if op == "const":
+        return _const(node)
+    if op == "slot":
+        return _slot(node)
+    if op == "month":
+        return lambda w: float(w.month)
+    if op in ("fired", "since", "chose"):
+        return _event_closure(node)
+    children = [compile_vector(a) for a in node.args if isinstance(a, Node)]
+    if op in _BINARY:
+        left, right, fn = children[0], children[1], _BINARY[op]
+        return lambda w: fn(left(w), right(w))
+    if op in _REDUCE:
+        reducer = _REDUCE[op]
+        return lambda w: functools.reduce(reducer, (c(w) for c in children))
+    return _unary_or_special(op, children)
+
+
+def _unary_or_special(op: str, children: list[Closure]) -> Closure:
+    first = children[0]
+    if op == "tonum":
+        return lambda w: _to_number(first(w))
+    if op == "neg":
+        return lambda w: -first(w)  # type: ignore[operator]
+    if op == "not":
+        return lambda w: np.logical_not(first(w))
+    if op == "abs":
+        return lambda w: np.abs(first(w))
+    if op == "logistic":
+        return lambda w: _logistic(first(w))
+    if op == "clip":
+        low, high = children[1], children[2]
+        return lambda w: np.minimum(np.maximum(first(w), low(w)), high(w))
+    if op == "if":
+        then, other = children[1], children[2]
+        return lambda w: np.where(first(w), then(w), other(w))
+    raise ValueError(f"unknown operation {op}")
+
+
+def _event_closure(node: Node) -> Closure:
+    event = int(node.args[0])  # type: ignore[call-overload]
+    if node.op == "fired":
+        return lambda w: w.last[event] >= 0
+    if node.op == "since":
+        return lambda w: np.where(w.last[event] >= 0, w.month - w.last[event], NEVER_MONTHS)
+    option = int(node.args[1])  # type: ignore[call-overload]
+    return lambda w: (w.last[event] >= 0) & (w.option[event] == option)
+
+
+class Observer(Protocol):
+    """Receives what happens while the kernel advances a block."""
+
+    def month_start(self, world: WorldState) -> None:
+        """Called at the start of each month, before interventions and events."""
+
+    def fired(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        """Called after an event fired in the timelines where ``mask`` is true."""
+
+
+class _CompiledEffects:
+    """An event's (or option's) assignments, with targets' ranges."""
+
+    def __init__(self, scenario: Scenario, effects: tuple[Effect, ...]) -> None:
+        self.items = [
+            (e.slot, compile_vector(e.expr), scenario.slots[e.slot].low, scenario.slots[e.slot].high)
+            for e in effects
+        ]
+
+    def values(self, world: WorldState) -> list[tuple[int, Value, float | None, float | None]]:
+        return [(slot, fn(world), low, high) for slot, fn, low, high in self.items]
+
+
+class VectorProgram:
+    """A scenario compiled for the vectorized kernel (built once per process and scenario)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.when = [compile_vector(e.when) for e in scenario.events]
+        self.hazard = [compile_vector(e.hazard) if e.hazard else None for e in scenario.events]
+        self.effects = [_CompiledEffects(scenario, e.effects) for e in scenario.events]
+        self.weights = [[compile_vector(o.weight) for o in e.options] for e in scenario.events]
+        self.option_effects = [
+            [_CompiledEffects(scenario, o.effects) for o in e.options] for e in scenario.events
+        ]
+        self.alive_rows = [_alive_rows(scenario, e) for e in scenario.events]
+        self.active = _active_by_month(scenario)
+        facts = [compile_vector(f.condition) for f in scenario.facts]
+        self.probes = {
+            "outcome": [compile_vector(o.expr) for o in scenario.outcomes],
+            "open": facts,
+            "close": facts,
+        }
+
+    def probe_closures(self) -> dict[str, list[Closure]]:
+        """Return closures reading outcomes and fact conditions, by kind of read."""
+        return self.probes
+
+    def advance(
+        self, world: WorldState, plan: Plan, seed: int, stop: int, observer: Observer | None = None
+    ) -> None:
+        """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop + 1``."""
+        set_closures = {
+            m: [(slot, compile_vector(expr)) for slot, expr in items] for m, items in plan.sets.items()
+        }
+        draws = _Draws(seed, self.scenario.start, world.timelines)
+        while world.month <= stop:
+            month = world.month
+            if observer is not None:
+                observer.month_start(world)
+            for slot, fn in set_closures.get(month, ()):
+                _assign(world, slot, fn(world), None, self.scenario)
+            for event in self.active.get(month, ()):
+                if not plan.is_blocked(event, month):
+                    self._step(world, event, plan, draws, observer)
+            world.month = month + 1
+
+    def _step(
+        self, world: WorldState, e: int, plan: Plan, draws: _Draws, observer: Observer | None
+    ) -> None:
+        event = self.scenario.events[e]
+        month, size = world.month, world.size
+        once_ok = world.last[e] < 0 if event.once else np.ones(size, dtype=bool)
+        eligible = once_ok & np.broadcast_to(self.when[e](world), (size,))
+        forced = plan.is_forced(e, month)
+        if event.trigger is not None:
+            source, delay = event.trigger
+            fires = eligible & (world.last[source] == month - delay)
+        elif eligible.any():
+            hazard = self.hazard[e]
+            assert hazard is not None
+            fires = eligible & (draws.get(month, e, 0) < hazard(world))
+        else:
+            fires = eligible
+        if forced:
+            fires = fires | (once_ok & self._alive(world, e))
+        if fires.any():
+            self._fire(world, event, fires, plan, draws, observer)
+
+    def _alive(self, world: WorldState, e: int) -> np.ndarray:
+        alive = np.ones(world.size, dtype=bool)
+        for row in self.alive_rows[e]:
+            alive &= world.values[row] != 0.0
+        return alive
+
+    def _fire(
+        self, world: WorldState, event: CompiledEvent, fires: np.ndarray, plan: Plan,
+        draws: _Draws, observer: Observer | None,
+    ) -> None:
+        e = event.index
+        chosen = self._choose(world, event, plan, draws) if event.options else None
+        pending = [(fires, v) for v in self.effects[e].values(world)]
+        if chosen is not None:
+            for k, option_effects in enumerate(self.option_effects[e]):
+                mask = fires & (chosen == k)
+                if option_effects.items and mask.any():
+                    pending.extend((mask, v) for v in option_effects.values(world))
+        for mask, (slot, value, low, high) in pending:
+            _assign(world, slot, value, mask, self.scenario, low, high)
+        month = world.month
+        world.last[e] = np.where(fires, month, world.last[e])
+        world.first[e] = np.where(fires & (world.first[e] < 0), month, world.first[e])
+        world.count[e] += fires
+        if chosen is not None:
+            world.option[e] = np.where(fires, chosen, world.option[e])
+        if observer is not None:
+            observer.fired(world, e, fires)
+
+    def _choose(self, world: WorldState, event: CompiledEvent, plan: Plan, draws: _Draws) -> np.ndarray:
+        size = world.size
+        if event.index in plan.chosen:
+            return np.full(size, plan.chosen[event.index], dtype=np.int16)
+        weights = [
+            np.maximum(np.broadcast_to(np.asarray(w(world), dtype=np.float64), (size,)), 0.0)
+            for w in self.weights[event.index]
+        ]
+        target = draws.get(world.month, event.index, 1) * functools.reduce(operator.add, weights)
+        cumulative = np.zeros(size)
+        chosen = np.zeros(size, dtype=np.int16)
+        for weight in weights[:-1]:
+            cumulative = cumulative + weight
+            chosen += cumulative <= target
+        total_positive = functools.reduce(operator.add, weights) > 0.0
+        return np.where(total_positive, chosen, 0).astype(np.int16)
+
+
+def _assign(
+    world: WorldState, slot: int, value: Value, mask: np.ndarray | None, scenario: Scenario,
+    low: float | None = None, high: float | None = None,
+) -> None:
+    if low is None and high is None and mask is None:
+        low, high = scenario.slots[slot].low, scenario.slots[slot].high
+    number = np.asarray(value, dtype=np.float64)
+    if low is not None:
+        number = np.maximum(number, low)
+    if high is not None:
+        number = np.minimum(number, high)
+    if mask is None:
+        world.values[slot] = number
+    else:
+        world.values[slot] = np.where(mask, number, world.values[slot])
+
+
+class _Draws:
+    """This block's uniforms for (month, event, slot), drawn on demand from counter-based streams."""
+
+    def __init__(self, seed: int, start: int, timelines: np.ndarray) -> None:
+        self.seed = seed
+        self.start = start
+        self.timelines = timelines
+        self.low = int(timelines[0]) if timelines.size else 0
+        span = int(timelines[-1]) - self.low + 1 if timelines.size else 0
+        self.contiguous = span == timelines.size and bool(np.all(np.diff(timelines) == 1))
+        self.span = span if self.contiguous else int(timelines.max()) - int(timelines.min()) + 1
+        if not self.contiguous:
+            self.low = int(timelines.min())
+
+    def get(self, month: int, event: int, slot: int) -> np.ndarray:
+        stream = rng.stream_id(rng.EVENT_DRAW, month - self.start, event, slot)
+        values = rng.uniforms(self.seed, stream, self.low, self.span)
+        return values if self.contiguous else values[self.timelines - self.low]
+
+
+def _alive_rows(scenario: Scenario, event: CompiledEvent) -> list[int]:
+    rows = [scenario.slot_index.get(f"{actor}.alive") for actor in event.actors]
+    return [r for r in rows if r is not None]
+
+
+def _active_by_month(scenario: Scenario) -> dict[int, list[int]]:
+    active: dict[int, list[int]] = {}
+    for event in scenario.events:
+        for month in range(event.first, event.last + 1):
+            active.setdefault(month, []).append(event.index)
+    return active

@@ -1,0 +1,344 @@
+"""Loading a scenario folder: YAML with positions, shape validation, name resolution, compilation.
+
+Every problem found is collected with its ``file:line:col`` and raised together as one
+:class:`ScenarioError`, so an author sees all the errors of a file at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    FoldedScalarString,
+    LiteralScalarString,
+    SingleQuotedScalarString,
+)
+
+from kremlinology.months import MonthFormatError, parse_month
+from kremlinology.scenario import schema
+from kremlinology.scenario.compiler import compile_scenario
+from kremlinology.scenario.errors import (
+    Position,
+    Problem,
+    ScenarioError,
+    UnknownScenarioError,
+)
+from kremlinology.scenario.model import Scenario
+
+MANIFEST = "scenario.yaml"
+MAX_FILE_BYTES = 8_000_000
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class SourceFile:
+    """One YAML file: plain data plus the position of every mapping key, value and list item."""
+
+    name: str
+    data: Any
+    values: dict[PathKey, Position]
+    keys: dict[PathKey, Position]
+    styles: dict[PathKey, str]
+
+    def at(self, path: Iterable[str | int], key: bool = False) -> Position:
+        """Return the position of ``path``, or of its nearest ancestor that has one."""
+        parts = tuple(path)
+        table = self.keys if key else self.values
+        while parts:
+            if parts in table:
+                return table[parts]
+            if parts in self.values:
+                return self.values[parts]
+            parts = parts[:-1]
+        return Position(self.name, 1, 1)
+
+    def inside(self, path: Iterable[str | int], line: int, col: int) -> Position:
+        """Return the position of (line, col) of the text of the scalar at ``path``."""
+        parts = tuple(path)
+        base = self.at(parts)
+        style = self.styles.get(parts, "plain")
+        if style == "block":
+            return Position(self.name, base.line + line, col)
+        if line > 1:
+            return Position(self.name, base.line + line - 1, col)
+        return Position(self.name, base.line, base.col + (style == "quoted") + col - 1)
+
+
+def bundled_scenarios() -> list[str]:
+    """Return the names of the scenarios shipped with the package."""
+    root = resources.files("kremlinology") / "scenarios"
+    return sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file())
+
+
+def resolve_scenario(name_or_path: str | Path) -> Path:
+    """Return the folder of a bundled scenario name or of a path; raise UnknownScenarioError."""
+    text = str(name_or_path)
+    candidate = Path(text)
+    if candidate.is_file() and candidate.name == MANIFEST:
+        return candidate.parent
+    if candidate.is_dir():
+        if not (candidate / MANIFEST).is_file():
+            raise UnknownScenarioError(f"{text}: no {MANIFEST} in this folder")
+        return candidate
+    if text in bundled_scenarios():
+        return Path(str(resources.files("kremlinology") / "scenarios" / text))
+    if "/" in text or "\\" in text or candidate.suffix:
+        raise UnknownScenarioError(f"{text}: no such scenario folder")
+    available = ", ".join(bundled_scenarios()) or "none"
+    raise UnknownScenarioError(f"unknown scenario '{text}'; available: {available}")
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load, validate and compile a scenario by bundled name or folder path.
+
+    Raises UnknownScenarioError for a name that is not found and ScenarioError (with every
+    problem's position) for a scenario that does not validate.
+    """
+    folder = resolve_scenario(name_or_path)
+    manifest_file = read_yaml(folder / MANIFEST)
+    manifest = _validate_manifest(manifest_file)
+    files = [read_yaml(p) for p in _content_paths(folder)]
+    problems: list[Problem] = []
+    content = [_validate_content(f, problems) for f in files]
+    posterior = _read_posterior(folder, manifest, manifest_file, problems)
+    if problems:
+        raise ScenarioError(problems)
+    digest = _digest(folder, [folder / MANIFEST, *_content_paths(folder)], manifest)
+    return compile_scenario(manifest, manifest_file, files, content, folder, digest, posterior)
+
+
+def _content_paths(folder: Path) -> list[Path]:
+    paths = [*folder.glob("*.yaml"), *folder.glob("*.yml")]
+    return sorted(p for p in paths if p.name != MANIFEST)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path) -> SourceFile:
+    """Read one YAML file with positions; raise ScenarioError if it cannot be read or parsed."""
+    name = _display(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ScenarioError([Problem(Position(name), f"cannot read file: {error.strerror}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(Position(name), "file is larger than 8 MB")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        message = f"file is not UTF-8 text (byte {error.start})"
+        raise ScenarioError([Problem(Position(name), message)]) from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> SourceFile:
+    """Parse YAML text into a SourceFile; raise ScenarioError on a syntax error."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    yaml.preserve_quotes = True
+    try:
+        data = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        message = f"YAML error: {error.problem or error.context or 'cannot parse'}"
+        raise ScenarioError([Problem(Position(name, line, col), message)]) from None
+    except (YAMLError, RecursionError, ValueError) as error:
+        message = f"YAML error: {str(error).splitlines()[0] if str(error) else 'cannot parse'}"
+        raise ScenarioError([Problem(Position(name), message)]) from None
+    source = SourceFile(name, None, {}, {}, {})
+    try:
+        source.data = _plain(data, (), source)
+    except RecursionError:
+        raise ScenarioError([Problem(Position(name), "YAML is nested too deeply")]) from None
+    return source
+
+
+def _plain(node: Any, path: PathKey, source: SourceFile) -> Any:
+    """Convert ruamel's round-trip objects to plain Python, recording positions on the way."""
+    name, values, keys = source.name, source.values, source.keys
+    if isinstance(node, CommentedMap):
+        values.setdefault(path, Position(name, node.lc.line + 1, node.lc.col + 1))
+        result: dict[Any, Any] = {}
+        for key in node:
+            key_line, key_col = node.lc.key(key)
+            value_line, value_col = node.lc.value(key)
+            child = (*path, str(key))
+            keys[child] = Position(name, key_line + 1, key_col + 1)
+            values[child] = Position(name, value_line + 1, value_col + 1)
+            result[str(key)] = _plain(node[key], child, source)
+        return result
+    if isinstance(node, CommentedSeq):
+        values.setdefault(path, Position(name, node.lc.line + 1, node.lc.col + 1))
+        items = []
+        for index, item in enumerate(node):
+            line, col = node.lc.item(index)
+            values[(*path, index)] = Position(name, line + 1, col + 1)
+            items.append(_plain(item, (*path, index), source))
+        return items
+    if isinstance(node, str):
+        if isinstance(node, LiteralScalarString | FoldedScalarString):
+            source.styles[path] = "block"
+        elif isinstance(node, DoubleQuotedScalarString | SingleQuotedScalarString):
+            source.styles[path] = "quoted"
+        return str(node)
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int | float):
+        return int(node) if isinstance(node, int) else float(node)
+    return str(node)
+
+
+def _validate_manifest(source: SourceFile) -> schema.Manifest:
+    problems: list[Problem] = []
+    if not isinstance(source.data, dict):
+        raise ScenarioError([Problem(Position(source.name), "the manifest must be a mapping")])
+    manifest = _validate_model(schema.Manifest, source.data, source, (), problems)
+    if manifest is not None:
+        for key in ("start", "end"):
+            try:
+                parse_month(getattr(manifest, key))
+            except MonthFormatError as error:
+                problems.append(Problem(source.at((key,)), str(error)))
+        if not problems and parse_month(manifest.end) < parse_month(manifest.start):
+            problems.append(Problem(source.at(("end",)), "end is before start"))
+    if problems or manifest is None:
+        raise ScenarioError(problems)
+    return manifest
+
+
+def _validate_content(source: SourceFile, problems: list[Problem]) -> dict[str, list[Any]]:
+    """Validate each item of each section on its own, so one bad item hides no other error."""
+    if source.data is None:
+        return {}
+    if not isinstance(source.data, dict):
+        problems.append(Problem(Position(source.name), "a scenario file must be a mapping of sections"))
+        return {}
+    content: dict[str, list[Any]] = {}
+    for section, items in source.data.items():
+        model = schema.SECTIONS.get(section)
+        if model is None:
+            known = ", ".join(schema.SECTIONS)
+            problems.append(
+                Problem(source.at((section,), key=True), f"unknown section '{section}' ({known})")
+            )
+            continue
+        if not isinstance(items, list):
+            problems.append(Problem(source.at((section,)), f"section '{section}' must be a list"))
+            continue
+        content[section] = [
+            _validate_model(model, item, source, (section, i), problems)
+            for i, item in enumerate(items)
+        ]
+    return content
+
+
+def _validate_model(
+    model: type[BaseModel],
+    data: Any,
+    source: SourceFile,
+    path: PathKey,
+    problems: list[Problem],
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        for detail in error.errors():
+            loc = (*path, *detail["loc"])
+            is_key = detail["type"] == "extra_forbidden"
+            problems.append(Problem(source.at(loc, key=is_key), _message(detail)))
+        return None
+
+
+def _message(detail: Any) -> str:
+    """Turn one pydantic error into a sentence that names the key."""
+    loc = [str(p) for p in detail["loc"] if not isinstance(p, int)]
+    where = ".".join(p for p in loc if p not in _UNION_TAGS) or "item"
+    kind = detail["type"]
+    if kind == "missing":
+        return f"'{where}' is required"
+    if kind == "extra_forbidden":
+        return f"unknown key '{where}'"
+    if kind == "string_pattern_mismatch":
+        return f"'{where}': {detail['input']!r} {_pattern_hint(where)}"
+    return f"'{where}': {detail['msg'][0].lower()}{detail['msg'][1:]}"
+
+
+_UNION_TAGS = {
+    "uniform", "beta", "truncnormal", "categorical", "str", "float", "bool", "int",
+    "list[str]", "list[constrained-str]", "constrained-str", "literal['end']",
+}
+
+
+def _pattern_hint(where: str) -> str:
+    if where.endswith("sources"):
+        return "is not a source (ledger:<id>, seed:<file>, pub:<publication>, dispute:<topic>)"
+    if where.split(".")[-1] in ("window", "month", "at", "start", "end"):
+        return "is not a month (YYYY-MM)"
+    return "is not an id (lower-case letters, digits and _ , starting with a letter)"
+
+
+def _read_posterior(
+    folder: Path, manifest: schema.Manifest, source: SourceFile, problems: list[Problem]
+) -> tuple[list[str], list[list[str]]] | None:
+    if manifest.posterior is None:
+        return None
+    path = folder / manifest.posterior
+    if not path.is_file():
+        message = f"posterior file '{manifest.posterior}' is missing"
+        problems.append(Problem(source.at(("posterior",)), message))
+        return None
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        problems.append(Problem(Position(_display(path)), "posterior file has no samples"))
+        return None
+    return rows[0], rows[1:]
+
+
+def _digest(folder: Path, paths: list[Path], manifest: schema.Manifest) -> str:
+    """Hash every file that defines the scenario, so results name exactly what produced them."""
+    digest = hashlib.sha256()
+    extra = [folder / manifest.posterior] if manifest.posterior else []
+    for path in sorted([*paths, *extra]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def posterior_matrix(
+    header: list[str], rows: list[list[str]], columns: list[str], domains: list[tuple[str, ...] | None]
+) -> np.ndarray:
+    """Arrange posterior samples as a float matrix in parameter order (categories as codes)."""
+    index = {name: i for i, name in enumerate(header)}
+    matrix = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for j, (name, domain) in enumerate(zip(columns, domains, strict=True)):
+        cells = [row[index[name]] for row in rows]
+        matrix[:, j] = [domain.index(c) for c in cells] if domain else [float(c) for c in cells]
+    return matrix
+
+
+def check_month(text: str, position: Position, problems: list[Problem]) -> int | None:
+    """Parse a month, recording a problem instead of raising."""
+    try:
+        return parse_month(text)
+    except MonthFormatError as error:
+        problems.append(Problem(position, str(error)))
+        return None

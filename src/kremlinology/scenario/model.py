@@ -1,0 +1,145 @@
+"""The compiled scenario: everything the engines need, with names resolved to indices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kremlinology.scenario import schema
+from kremlinology.scenario.expressions import Categorical, Node, ValueType
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One quantity of a timeline's state: an actor's attribute, a variable or a parameter."""
+
+    name: str
+    type: ValueType
+    initial: float
+    kind: str  # "attribute", "variable" or "parameter"
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An assignment ``slot <- expression``; numbers are clipped to the slot's range."""
+
+    slot: int
+    expr: Node
+
+
+@dataclass(frozen=True)
+class CompiledOption:
+    id: str
+    label: str
+    weight: Node
+    effects: tuple[Effect, ...]
+    narrate: str | None
+
+
+@dataclass(frozen=True)
+class CompiledEvent:
+    """An event with names resolved; ``index`` is its position in the engine's order."""
+
+    index: int
+    id: str
+    label: str
+    first: int
+    last: int
+    when: Node
+    hazard: Node | None
+    trigger: tuple[int, int] | None  # (source event index, delay in months)
+    once: bool
+    actors: tuple[str, ...]
+    effects: tuple[Effect, ...]
+    options: tuple[CompiledOption, ...]
+    sources: tuple[str, ...]
+    narrate: str | None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An expression read at the start of a month (``month``) or after the last month (None)."""
+
+    id: str
+    label: str
+    expr: Node
+    month: int | None
+
+
+@dataclass(frozen=True)
+class CompiledFact:
+    id: str
+    label: str
+    month: int
+    tolerance: int
+    condition: Node
+    split: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    slot: int
+    model: schema.Parameter
+
+
+@dataclass
+class Scenario:
+    """A loaded, validated and compiled scenario. Immutable by convention once loaded."""
+
+    manifest: schema.Manifest
+    path: Path
+    sha256: str
+    start: int
+    end: int
+    slots: list[Slot]
+    slot_index: dict[str, int]
+    parameters: list[ParameterSpec]
+    events: list[CompiledEvent]
+    event_index: dict[str, int]
+    outcomes: list[Probe]
+    facts: list[CompiledFact]
+    actors: list[schema.Actor]
+    variables: list[schema.Variable]
+    derived: list[schema.Derived]
+    whatifs: list[schema.WhatIf]
+    posterior: np.ndarray | None = None  # rows of parameter values, columns in `parameters` order
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def months(self) -> int:
+        """Number of simulated months."""
+        return self.end - self.start + 1
+
+    def initial_state(self) -> np.ndarray:
+        """Return the initial value of every slot (parameters as NaN until drawn)."""
+        return np.array([s.initial for s in self.slots], dtype=np.float64)
+
+    def category(self, slot: int, code: float) -> str:
+        """Return the category name of a categorical slot's code."""
+        value_type = self.slots[slot].type
+        assert isinstance(value_type, Categorical)
+        return value_type.domain[int(code)]
+
+    def describe(self) -> dict[str, object]:
+        """Return the identity of this scenario as results record it."""
+        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+
+    def __repr__(self) -> str:
+        return (
+            f"<Scenario {self.name} {self.version}: {len(self.actors)} actors, "
+            f"{len(self.events)} events, {len(self.parameters)} parameters, "
+            f"{len(self.outcomes)} outcomes>"
+        )
