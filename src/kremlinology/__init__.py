@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load_scenario", "simulate"]
+__all__ = ["__version__", "claim", "history", "load_scenario", "simulate", "whatif"]
 
 if TYPE_CHECKING:
-    from kremlinology.api import load_scenario, simulate
+    from kremlinology.api import claim, history, load_scenario, simulate, whatif
 
 
 def __getattr__(name: str) -> Any:

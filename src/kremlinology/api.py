@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kremlinology.analysis.outcomes import SimulationResult
 from kremlinology.engine.rng import check_seed
@@ -11,6 +12,10 @@ from kremlinology.engine.simulate import DEFAULT_CHUNK, check_runs, run_timeline
 from kremlinology.engine.state import Plan
 from kremlinology.scenario.loader import load_scenario as _load
 from kremlinology.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    from kremlinology.counterfactual.claims import ClaimResult
+    from kremlinology.counterfactual.query import WhatIfResult
 
 DEFAULT_RUNS = 20_000
 
@@ -53,3 +58,54 @@ def simulate(
         loaded, runs, seed, plan, chunk_size, workers, use_posterior, keep_timelines, progress
     )
     return SimulationResult(loaded, raw)
+
+
+def whatif(
+    query: str,
+    scenario: Scenario | str | Path = "thaw",
+    runs: int = DEFAULT_RUNS,
+    seed: int = 1,
+    *,
+    condition: bool = True,
+) -> WhatIfResult:
+    """Answer a what-if on twin worlds: an intervention, a catalogue id or free text.
+
+    Returns a WhatIfResult with paired effects, drivers, divergence profile and admissibility.
+    Raises InterventionError/QueryError for a query that does not parse or match.
+    """
+    from kremlinology.counterfactual.query import run_whatif
+
+    loaded = _scenario(scenario)
+    return run_whatif(loaded, query, check_runs(runs), check_seed(seed), condition)
+
+
+def claim(
+    cause: str,
+    effect: str,
+    scenario: Scenario | str | Path = "thaw",
+    runs: int = DEFAULT_RUNS,
+    seed: int = 1,
+    *,
+    condition: bool = True,
+) -> ClaimResult:
+    """Test "EFFECT because CAUSE": probabilities of necessity and sufficiency with intervals."""
+    from kremlinology.counterfactual.claims import test_claim
+
+    loaded = _scenario(scenario)
+    return test_claim(loaded, cause, effect, check_runs(runs), check_seed(seed), condition)
+
+
+def history(
+    scenario: Scenario | str | Path = "thaw",
+    runs: int = DEFAULT_RUNS,
+    seed: int = 1,
+    *,
+    ledger: str | Path | None = None,
+) -> dict[str, object]:
+    """Share of baseline timelines reproducing each dated fact, and the score (their mean)."""
+    from kremlinology.analysis.fidelity import history as run_history
+    from kremlinology.analysis.fidelity import read_facts
+
+    loaded = _scenario(scenario)
+    extra = read_facts(ledger, loaded) if ledger is not None else None
+    return run_history(loaded, check_runs(runs), check_seed(seed), extra)

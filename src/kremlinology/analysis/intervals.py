@@ -48,8 +48,12 @@ def newcombe_paired(
     l2, u2 = wilson(both + only_second, n, z)
     delta = p2 - p1
     phi = _phi(both, only_first, only_second, neither)
-    lower = delta - math.sqrt(max(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
-    upper = delta + math.sqrt(max(0.0, (u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2))
+    lower = delta - math.sqrt(
+        max(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2)
+    )
+    upper = delta + math.sqrt(
+        max(0.0, (u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2)
+    )
     return max(-1.0, lower), min(1.0, upper)
 
 

@@ -46,11 +46,20 @@ class SimulationResult:
                 assert isinstance(outcome.expr.type, Categorical)
                 for code, category in enumerate(outcome.expr.type.domain):
                     count = float(aggregates.category_counts[i][code])
-                    rows.append(_row(f"{outcome.id}.{category}", f"{outcome.label}: {category}",
-                                     count / runs, wilson(count, runs), kind))
+                    rows.append(
+                        _row(
+                            f"{outcome.id}.{category}",
+                            f"{outcome.label}: {category}",
+                            count / runs,
+                            wilson(count, runs),
+                            kind,
+                        )
+                    )
             elif kind == "boolean":
                 count = float(aggregates.outcome_sum[i])
-                rows.append(_row(outcome.id, outcome.label, count / runs, wilson(count, runs), kind))
+                rows.append(
+                    _row(outcome.id, outcome.label, count / runs, wilson(count, runs), kind)
+                )
             else:
                 rows.append(_number_row(outcome.id, outcome.label, self.raw, i))
         return rows
@@ -61,12 +70,14 @@ class SimulationResult:
         aggregates, runs = self.raw.aggregates, self.raw.runs
         for e, event in enumerate(self.scenario.events):
             fired = int(aggregates.fired[e])
-            rows.append({
-                "id": event.id,
-                "label": event.label,
-                "p": fired / runs,
-                "median_month": _median_month(aggregates.month_counts[e], self.scenario.start),
-            })
+            rows.append(
+                {
+                    "id": event.id,
+                    "label": event.label,
+                    "p": fired / runs,
+                    "median_month": _median_month(aggregates.month_counts[e], self.scenario.start),
+                }
+            )
         return rows
 
     def outcomes(self) -> pd.DataFrame:
@@ -98,9 +109,10 @@ class SimulationResult:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def _repr_html_(self) -> str:
+        table: str = self.outcomes().to_html(float_format=lambda x: f"{x:.3f}")
         return (
-            f"<p><b>{self.scenario.manifest.title}</b>: {self.runs:,} timelines, seed {self.seed}</p>"
-            + self.outcomes().to_html(float_format=lambda x: f"{x:.3f}")
+            f"<p><b>{self.scenario.manifest.title}</b>: {self.runs:,} timelines, "
+            f"seed {self.seed}</p>" + table
         )
 
     def __repr__(self) -> str:

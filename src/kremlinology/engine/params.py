@@ -22,7 +22,9 @@ def draw_parameters(
     values = np.empty((len(scenario.parameters), count), dtype=np.float64)
     if use_posterior and scenario.posterior is not None and len(scenario.parameters):
         u = rng.uniforms(seed, rng.stream_id(rng.POSTERIOR_ROW), first, count)
-        rows = np.minimum((u * len(scenario.posterior)).astype(np.int64), len(scenario.posterior) - 1)
+        rows = np.minimum(
+            (u * len(scenario.posterior)).astype(np.int64), len(scenario.posterior) - 1
+        )
         return np.ascontiguousarray(scenario.posterior[rows].T)
     for j, spec in enumerate(scenario.parameters):
         u = rng.uniforms(seed, rng.stream_id(rng.PARAMETER_DRAW, event=j), first, count)
@@ -40,7 +42,8 @@ def prior_quantile(prior: object, u: np.ndarray) -> np.ndarray:
         lo = special.ndtr((prior.low - prior.mean) / prior.sd)
         hi = special.ndtr((prior.high - prior.mean) / prior.sd)
         z = special.ndtri(lo + u * (hi - lo))
-        return np.clip(prior.mean + prior.sd * z, prior.low, prior.high)
+        clipped: np.ndarray = np.clip(prior.mean + prior.sd * z, prior.low, prior.high)
+        return clipped
     if isinstance(prior, schema.CategoricalPrior):
         cumulative = np.cumsum(prior.probs)
         codes = np.searchsorted(cumulative / cumulative[-1], u, side="right")

@@ -1,14 +1,16 @@
 """The reference engine: a plain per-timeline interpreter of the same semantics as the kernel.
 
 It exists to check the vectorized kernel. It shares the parser, the random streams and the parameter
-draws with it, but evaluates expressions by walking the tree over Python floats, one timeline and one
-event at a time. Only ``exp`` (in ``logistic``) and ``%`` go through NumPy scalars, so that both engines
-round identically.
+draws with it, but evaluates expressions by walking the tree over Python floats, one timeline and
+one event at a time. Only ``exp`` (in ``logistic``) and ``%`` go through NumPy scalars, so that both
+engines round identically.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -38,26 +40,26 @@ def evaluate(node: Node, t: Timeline) -> Scalar:
     """Evaluate an expression tree for one timeline."""
     op, args = node.op, node.args
     if op == "const":
-        return args[0]  # type: ignore[return-value]
+        return cast(Scalar, args[0])
     if op == "slot":
-        value = t.values[args[0]]  # type: ignore[index]
+        value = t.values[cast(int, args[0])]
         return value != 0.0 if node.type == BOOL else value
     if op == "month":
         return float(t.month)
     if op == "fired":
-        return t.last[args[0]] >= 0  # type: ignore[index]
+        return t.last[cast(int, args[0])] >= 0
     if op == "since":
-        last = t.last[args[0]]  # type: ignore[index]
+        last = t.last[cast(int, args[0])]
         return float(t.month - last) if last >= 0 else NEVER_MONTHS
     if op == "chose":
-        e, o = args
-        return t.last[e] >= 0 and t.option[e] == o  # type: ignore[index]
+        e, o = cast(tuple[int, int], args)
+        return t.last[e] >= 0 and t.option[e] == o
+    children = cast(tuple[Node, ...], args)
     if op == "and":
-        return all([bool(evaluate(a, t)) for a in args])  # type: ignore[arg-type]
+        return all([bool(evaluate(a, t)) for a in children])
     if op == "or":
-        return any([bool(evaluate(a, t)) for a in args])  # type: ignore[arg-type]
-    values = [evaluate(a, t) for a in args]  # type: ignore[arg-type]
-    return _apply(op, values)
+        return any([bool(evaluate(a, t)) for a in children])
+    return _apply(op, [evaluate(a, t) for a in children])
 
 
 def _apply(op: str, v: list[Scalar]) -> Scalar:
@@ -87,33 +89,44 @@ def _apply(op: str, v: list[Scalar]) -> Scalar:
     raise ValueError(f"unknown operation {op}")
 
 
-def _fold(fn: object, values: list[Scalar]) -> float:
+def _fold(fn: Callable[[float, float], float], values: list[Scalar]) -> float:
     result = float(values[0])
     for value in values[1:]:
-        result = fn(result, float(value))  # type: ignore[operator]
+        result = fn(result, float(value))
     return result
 
 
-_ARITHMETIC = {
+_ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b if b != 0.0 else 0.0,
     "mod": lambda a, b: float(np.remainder(np.float64(a), np.float64(b))) if b != 0.0 else 0.0,
 }
-_COMPARE = {
-    "lt": lambda a, b: a < b, "le": lambda a, b: a <= b, "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
 }
 
 
-def start_timeline(scenario: Scenario, seed: int, index: int, use_posterior: bool = True) -> Timeline:
+def start_timeline(
+    scenario: Scenario, seed: int, index: int, use_posterior: bool = True
+) -> Timeline:
     """Return timeline ``index`` at the scenario's first month."""
     state = initial_state(scenario, seed, index, 1, use_posterior)
     events = len(scenario.events)
     return Timeline(
-        index, scenario.start, [float(x) for x in state.values[:, 0]],
-        [NEVER] * events, [NEVER] * events, [0] * events, [0] * events,
+        index,
+        scenario.start,
+        [float(x) for x in state.values[:, 0]],
+        [NEVER] * events,
+        [NEVER] * events,
+        [0] * events,
+        [0] * events,
     )
 
 
@@ -123,7 +136,10 @@ LogEntry = tuple[int, str, str | None]
 def run_timeline(
     scenario: Scenario, seed: int, t: Timeline, plan: Plan, stop: int | None = None
 ) -> list[LogEntry]:
-    """Advance one timeline to ``stop`` (default: the end); return its log (month, event, option)."""
+    """Advance one timeline to ``stop`` (default: the end); return its log.
+
+    The log lists (month, event id, option id or None) in the order the events fired.
+    """
     log: list[LogEntry] = []
     stop = scenario.end if stop is None else stop
     while t.month <= stop:
@@ -137,7 +153,12 @@ def run_timeline(
 
 
 def _step(
-    scenario: Scenario, seed: int, t: Timeline, event: CompiledEvent, plan: Plan, log: list[LogEntry]
+    scenario: Scenario,
+    seed: int,
+    t: Timeline,
+    event: CompiledEvent,
+    plan: Plan,
+    log: list[LogEntry],
 ) -> None:
     e, month = event.index, t.month
     once_ok = t.last[e] < 0 or not event.once
@@ -161,7 +182,12 @@ def _draw(scenario: Scenario, seed: int, t: Timeline, event: int, slot: int) -> 
 
 
 def _fire(
-    scenario: Scenario, seed: int, t: Timeline, event: CompiledEvent, plan: Plan, log: list[LogEntry]
+    scenario: Scenario,
+    seed: int,
+    t: Timeline,
+    event: CompiledEvent,
+    plan: Plan,
+    log: list[LogEntry],
 ) -> None:
     e = event.index
     option = _choose(scenario, seed, t, event, plan) if event.options else None

@@ -18,7 +18,7 @@ _BLOCK = 4  # doubles per Philox4x64 counter step
 
 
 def stream_id(tag: int, month: int = 0, event: int = 0, slot: int = 0) -> int:
-    """Pack a draw's identity into one 64-bit stream id (month as an offset from the scenario start)."""
+    """Pack a draw's identity into one 64-bit stream id (month as an offset from the start)."""
     if not (0 <= month < 2**24 and 0 <= event < 2**24 and 0 <= slot < 2**8):
         raise ValueError("draw key out of range")
     return (tag << 56) | (month << 32) | (event << 8) | slot

@@ -1,14 +1,14 @@
 """Running many timelines: blocks, records of outcomes and facts, workers and aggregates.
 
 Timelines are processed in blocks of ``chunk_size``; block results are merged in timeline order, and
-every random draw depends only on (seed, timeline, month, event, slot), so results are identical for any
-chunk size or number of workers.
+every random draw depends only on (seed, timeline, month, event, slot), so results are identical for
+any chunk size or number of workers.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -41,7 +41,8 @@ class Records:
 
     def facts_hold(self) -> np.ndarray:
         """Return (facts, timelines) bool: the fact held within its tolerance."""
-        return self.fact_close & ~self.fact_open
+        holds: np.ndarray = self.fact_close & ~self.fact_open
+        return holds
 
 
 def empty_records(scenario: Scenario, size: int) -> Records:
@@ -103,7 +104,9 @@ def _schedule(scenario: Scenario) -> dict[int, list[tuple[str, int]]]:
     schedule: dict[int, list[tuple[str, int]]] = {}
     after = scenario.end + 1
     for i, outcome in enumerate(scenario.outcomes):
-        schedule.setdefault(after if outcome.month is None else outcome.month, []).append(("outcome", i))
+        schedule.setdefault(after if outcome.month is None else outcome.month, []).append(
+            ("outcome", i)
+        )
     for i, fact in enumerate(scenario.facts):
         opens = fact.month - fact.tolerance
         if opens > scenario.start:
@@ -179,7 +182,8 @@ class Aggregates:
             np.zeros(len(scenario.outcomes)),
             [
                 np.zeros(len(o.expr.type.domain), dtype=np.int64)
-                if isinstance(o.expr.type, Categorical) else np.zeros(0, dtype=np.int64)
+                if isinstance(o.expr.type, Categorical)
+                else np.zeros(0, dtype=np.int64)
                 for o in scenario.outcomes
             ],
             np.zeros(len(scenario.facts), dtype=np.int64),
@@ -244,7 +248,13 @@ def check_runs(runs: object) -> int:
 
 
 def _run_chunk(
-    scenario: Scenario, seed: int, first: int, count: int, plan: Plan, use_posterior: bool, keep: bool
+    scenario: Scenario,
+    seed: int,
+    first: int,
+    count: int,
+    plan: Plan,
+    use_posterior: bool,
+    keep: bool,
 ) -> tuple[Aggregates, Timelines | None]:
     program = VectorProgram(scenario)
     block = start_block(program, seed, first, count, use_posterior)
@@ -258,8 +268,12 @@ def _timelines(scenario: Scenario, block: Block) -> Timelines:
     world = block.world
     rows = [p.slot for p in scenario.parameters]
     return Timelines(
-        world.first.copy(), world.option.copy(), world.count.copy(), block.records.outcomes.copy(),
-        block.records.facts_hold(), world.values[rows].copy(),
+        world.first.copy(),
+        world.option.copy(),
+        world.count.copy(),
+        block.records.outcomes.copy(),
+        block.records.facts_hold(),
+        world.values[rows].copy(),
     )
 
 
@@ -282,7 +296,9 @@ def run_timelines(
     aggregates = Aggregates.empty(scenario)
     parts: list[Timelines] = []
     done = 0
-    for part_aggregates, part in _map_chunks(scenario, seed, chunks, plan, use_posterior, keep, workers):
+    for part_aggregates, part in _map_chunks(
+        scenario, seed, chunks, plan, use_posterior, keep, workers
+    ):
         _merge(aggregates, part_aggregates)
         if part is not None:
             parts.append(part)
@@ -294,9 +310,14 @@ def run_timelines(
 
 
 def _map_chunks(
-    scenario: Scenario, seed: int, chunks: list[tuple[int, int]], plan: Plan,
-    use_posterior: bool, keep: bool, workers: int,
-):  # type: ignore[no-untyped-def]
+    scenario: Scenario,
+    seed: int,
+    chunks: list[tuple[int, int]],
+    plan: Plan,
+    use_posterior: bool,
+    keep: bool,
+    workers: int,
+) -> Iterator[tuple[Aggregates, Timelines | None]]:
     if workers <= 1 or len(chunks) == 1:
         for first, count in chunks:
             yield _run_chunk(scenario, seed, first, count, plan, use_posterior, keep)
@@ -324,9 +345,10 @@ def _merge(total: Aggregates, part: Aggregates) -> None:
 
 def _concat(parts: list[Timelines]) -> Timelines:
     return Timelines(
-        *(np.concatenate([getattr(p, f) for p in parts], axis=1) for f in (
-            "first", "option", "count", "outcomes", "facts", "parameters"
-        ))
+        *(
+            np.concatenate([getattr(p, f) for p in parts], axis=1)
+            for f in ("first", "option", "count", "outcomes", "facts", "parameters")
+        )
     )
 
 

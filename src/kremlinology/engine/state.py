@@ -1,4 +1,4 @@
-"""World state as arrays over timelines (struct of arrays), and the engine-level intervention plan."""
+"""World state as arrays over timelines (struct of arrays); the engine-level intervention plan."""
 
 from __future__ import annotations
 
@@ -37,15 +37,25 @@ class WorldState:
     def copy(self) -> WorldState:
         """Return an independent copy (a saved state to start other worlds from)."""
         return WorldState(
-            self.month, self.timelines.copy(), self.values.copy(), self.last.copy(),
-            self.first.copy(), self.option.copy(), self.count.copy(),
+            self.month,
+            self.timelines.copy(),
+            self.values.copy(),
+            self.last.copy(),
+            self.first.copy(),
+            self.option.copy(),
+            self.count.copy(),
         )
 
     def take(self, rows: np.ndarray) -> WorldState:
         """Return the state of a subset of this block's timelines (by position)."""
         return WorldState(
-            self.month, self.timelines[rows], self.values[:, rows], self.last[:, rows],
-            self.first[:, rows], self.option[:, rows], self.count[:, rows],
+            self.month,
+            self.timelines[rows],
+            self.values[:, rows],
+            self.last[:, rows],
+            self.first[:, rows],
+            self.option[:, rows],
+            self.count[:, rows],
         )
 
 

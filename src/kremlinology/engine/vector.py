@@ -1,4 +1,4 @@
-"""The vectorized kernel: expressions as NumPy closures, all timelines of a block advanced together."""
+"""The vectorized kernel: expressions as NumPy closures; all timelines of a block move together."""
 
 from __future__ import annotations
 
@@ -38,15 +38,25 @@ def _to_number(value: Value) -> Value:
 
 def _divide(a: Value, b: Value) -> Value:
     if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
-        a_arr, b_arr = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        return np.divide(a_arr, b_arr, out=np.zeros(a_arr.shape), where=b_arr != 0.0)
+        a_arr, b_arr = np.broadcast_arrays(
+            np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        )
+        quotient: np.ndarray = np.divide(
+            a_arr, b_arr, out=np.zeros(a_arr.shape), where=b_arr != 0.0
+        )
+        return quotient
     return a / b if b != 0.0 else 0.0  # type: ignore[operator]
 
 
 def _modulo(a: Value, b: Value) -> Value:
     if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
-        a_arr, b_arr = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        return np.remainder(a_arr, b_arr, out=np.zeros(a_arr.shape), where=b_arr != 0.0)
+        a_arr, b_arr = np.broadcast_arrays(
+            np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        )
+        remainder: np.ndarray = np.remainder(
+            a_arr, b_arr, out=np.zeros(a_arr.shape), where=b_arr != 0.0
+        )
+        return remainder
     return float(np.remainder(a, b)) if b != 0.0 else 0.0  # type: ignore[arg-type]
 
 
@@ -56,12 +66,23 @@ def _logistic(x: Value) -> Value:
 
 
 _BINARY: dict[str, Callable[[Value, Value], Value]] = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": _divide,
-    "mod": _modulo, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
-    "eq": operator.eq, "ne": operator.ne,
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": _divide,
+    "mod": _modulo,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "eq": operator.eq,
+    "ne": operator.ne,
 }
 _REDUCE: dict[str, Callable[[Value, Value], Value]] = {
-    "and": np.logical_and, "or": np.logical_or, "min": np.minimum, "max": np.maximum,
+    "and": np.logical_and,
+    "or": np.logical_or,
+    "min": np.minimum,
+    "max": np.maximum,
 }
 
 
@@ -132,7 +153,12 @@ class _CompiledEffects:
 
     def __init__(self, scenario: Scenario, effects: tuple[Effect, ...]) -> None:
         self.items = [
-            (e.slot, compile_vector(e.expr), scenario.slots[e.slot].low, scenario.slots[e.slot].high)
+            (
+                e.slot,
+                compile_vector(e.expr),
+                scenario.slots[e.slot].low,
+                scenario.slots[e.slot].high,
+            )
             for e in effects
         ]
 
@@ -168,9 +194,10 @@ class VectorProgram:
     def advance(
         self, world: WorldState, plan: Plan, seed: int, stop: int, observer: Observer | None = None
     ) -> None:
-        """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop + 1``."""
+        """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop+1``."""
         set_closures = {
-            m: [(slot, compile_vector(expr)) for slot, expr in items] for m, items in plan.sets.items()
+            m: [(slot, compile_vector(expr)) for slot, expr in items]
+            for m, items in plan.sets.items()
         }
         draws = _Draws(seed, self.scenario.start, world.timelines)
         while world.month <= stop:
@@ -213,8 +240,13 @@ class VectorProgram:
         return alive
 
     def _fire(
-        self, world: WorldState, event: CompiledEvent, fires: np.ndarray, plan: Plan,
-        draws: _Draws, observer: Observer | None,
+        self,
+        world: WorldState,
+        event: CompiledEvent,
+        fires: np.ndarray,
+        plan: Plan,
+        draws: _Draws,
+        observer: Observer | None,
     ) -> None:
         e = event.index
         chosen = self._choose(world, event, plan, draws) if event.options else None
@@ -235,7 +267,9 @@ class VectorProgram:
         if observer is not None:
             observer.fired(world, e, fires)
 
-    def _choose(self, world: WorldState, event: CompiledEvent, plan: Plan, draws: _Draws) -> np.ndarray:
+    def _choose(
+        self, world: WorldState, event: CompiledEvent, plan: Plan, draws: _Draws
+    ) -> np.ndarray:
         size = world.size
         if event.index in plan.chosen:
             return np.full(size, plan.chosen[event.index], dtype=np.int16)
@@ -254,8 +288,13 @@ class VectorProgram:
 
 
 def _assign(
-    world: WorldState, slot: int, value: Value, mask: np.ndarray | None, scenario: Scenario,
-    low: float | None = None, high: float | None = None,
+    world: WorldState,
+    slot: int,
+    value: Value,
+    mask: np.ndarray | None,
+    scenario: Scenario,
+    low: float | None = None,
+    high: float | None = None,
 ) -> None:
     if low is None and high is None and mask is None:
         low, high = scenario.slots[slot].low, scenario.slots[slot].high
@@ -271,7 +310,7 @@ def _assign(
 
 
 class _Draws:
-    """This block's uniforms for (month, event, slot), drawn on demand from counter-based streams."""
+    """This block's uniforms for (month, event, slot), drawn on demand from counter streams."""
 
     def __init__(self, seed: int, start: int, timelines: np.ndarray) -> None:
         self.seed = seed

@@ -37,8 +37,13 @@ from kremlinology.scenario.model import (
 if TYPE_CHECKING:
     from kremlinology.scenario.loader import SourceFile
 
-HOLDOUT_FROM = parse_month("1958-01")
-"""Facts dated from this month on are held out of calibration unless a fact says otherwise."""
+
+
+def default_split(manifest: schema.Manifest, month: int) -> str:
+    """A fact's split unless it names one: held out from the manifest's ``holdout_from`` on."""
+    if manifest.holdout_from is not None and month >= parse_month(manifest.holdout_from):
+        return "holdout"
+    return "fit"
 
 
 @dataclass
@@ -121,7 +126,9 @@ class _Builder:
     def problem(self, position: Position, message: str) -> None:
         self.problems.append(Problem(position, message))
 
-    def expression_problem(self, located: Located, key: str | tuple, error: ExpressionError) -> None:
+    def expression_problem(
+        self, located: Located, key: str | tuple, error: ExpressionError
+    ) -> None:
         keys = key if isinstance(key, tuple) else (key,)
         position = located.source.inside((*located.path, *keys), error.line, error.col)
         self.problem(position, error.message)
@@ -143,7 +150,9 @@ class _Builder:
             return None
         return value
 
-    def in_span(self, located: Located, month: int | None, *keys: str | int, slack: int = 0) -> None:
+    def in_span(
+        self, located: Located, month: int | None, *keys: str | int, slack: int = 0
+    ) -> None:
         if month is not None and not self.start <= month <= self.end + slack:
             span = f"{self.manifest.start} to {self.manifest.end}"
             self.problem(located.at(*keys), f"month is outside the scenario's span ({span})")
@@ -208,7 +217,9 @@ class _Builder:
             if slot is not None:
                 self.add_slot(located, slot, *here)
 
-    def _attribute_slot(self, located: Located, dotted: str, value: Any, keys: tuple) -> Slot | None:
+    def _attribute_slot(
+        self, located: Located, dotted: str, value: Any, keys: tuple
+    ) -> Slot | None:
         if isinstance(value, bool):
             return Slot(dotted, BOOL, float(value), "attribute")
         if isinstance(value, int | float):
@@ -219,7 +230,9 @@ class _Builder:
                 self.problem(located.at(*keys, key=True), f"unknown key '{sorted(unknown)[0]}'")
                 return None
             if "values" in value:
-                return self._categorical_slot(located, dotted, value["value"], value["values"], keys)
+                return self._categorical_slot(
+                    located, dotted, value["value"], value["values"], keys
+                )
             return self._number_slot(located, dotted, value.get("value"), value, keys, "attribute")
         self.problem(
             located.at(*keys),
@@ -247,10 +260,18 @@ class _Builder:
         return Slot(name, NUM, float(value), kind, _opt(low), _opt(high))
 
     def _categorical_slot(
-        self, located: Located, name: str, value: Any, values: Any, keys: tuple, kind: str = "attribute"
+        self,
+        located: Located,
+        name: str,
+        value: Any,
+        values: Any,
+        keys: tuple,
+        kind: str = "attribute",
     ) -> Slot | None:
         if values != "actors" and not (
-            isinstance(values, list) and values and all(isinstance(v, str) and _is_id(v) for v in values)
+            isinstance(values, list)
+            and values
+            and all(isinstance(v, str) and _is_id(v) for v in values)
         ):
             self.problem(located.at(*keys), f"'{name}': values must be a list of ids or 'actors'")
             return None
@@ -275,7 +296,9 @@ class _Builder:
                 slot = Slot(item.id, BOOL, float(item.initial), "variable")
             else:
                 bounds = {"min": item.min, "max": item.max}
-                slot = self._number_slot(located, item.id, item.initial, bounds, ("initial",), "variable")
+                slot = self._number_slot(
+                    located, item.id, item.initial, bounds, ("initial",), "variable"
+                )
             if slot is not None:
                 self.add_slot(located, slot, "id")
 
@@ -309,7 +332,7 @@ class _Builder:
     # -- events -----------------------------------------------------------------------------
 
     def order_events(self) -> list[Located]:
-        """Return events in engine order: declaration order, with each delay-0 trigger after its source."""
+        """Return events in engine order: declared order, each delay-0 trigger after its source."""
         events = self.sections["events"]
         ids = {e.item.id for e in events}
         for located in events:
@@ -336,7 +359,9 @@ class _Builder:
 
     def _check_cycles(self, events: list[Located], ids: set[str]) -> None:
         edges = {
-            e.item.id: e.item.trigger.on for e in events if e.item.trigger and e.item.trigger.on in ids
+            e.item.id: e.item.trigger.on
+            for e in events
+            if e.item.trigger and e.item.trigger.on in ids
         }
         reported: set[str] = set()
         for located in events:
@@ -386,8 +411,19 @@ class _Builder:
         if hazard is None and trigger is None:
             hazard = Node("const", (1.0,), NUM)
         return CompiledEvent(
-            index, item.id, item.label, first, last, when, hazard if trigger is None else None,
-            trigger, item.once, tuple(item.actors), effects, options, tuple(item.sources),
+            index,
+            item.id,
+            item.label,
+            first,
+            last,
+            when,
+            hazard if trigger is None else None,
+            trigger,
+            item.once,
+            tuple(item.actors),
+            effects,
+            options,
+            tuple(item.sources),
             item.narrate,
         )
 
@@ -402,15 +438,20 @@ class _Builder:
         weight = self._number(located, ("options", i, "weight"), option.weight)
         effects = self._effects(located, ("options", i, "effects"), option.effects)
         return CompiledOption(
-            option.id, option.label or option.id.replace("_", " "),
-            weight or Node("const", (0.0,), NUM), effects, option.narrate,
+            option.id,
+            option.label or option.id.replace("_", " "),
+            weight or Node("const", (0.0,), NUM),
+            effects,
+            option.narrate,
         )
 
     def _boolean(self, located: Located, key: str | tuple, source: Any) -> Node | None:
         node = self.expression(located, key, source)
         if node is not None and node.type != BOOL:
             keys = key if isinstance(key, tuple) else (key,)
-            self.problem(located.at(*keys), f"must be a condition (boolean), not a {type_name(node.type)}")
+            self.problem(
+                located.at(*keys), f"must be a condition (boolean), not a {type_name(node.type)}"
+            )
             return None
         return node
 
@@ -422,7 +463,9 @@ class _Builder:
             return None
         return None if node is None else as_number(node)
 
-    def _effects(self, located: Located, keys: tuple, effects: dict[str, Any]) -> tuple[Effect, ...]:
+    def _effects(
+        self, located: Located, keys: tuple, effects: dict[str, Any]
+    ) -> tuple[Effect, ...]:
         compiled = []
         for target, source in effects.items():
             here = (*keys, target)
@@ -439,7 +482,8 @@ class _Builder:
             if not _assignable(slot.type, node.type):
                 self.problem(
                     located.at(*here),
-                    f"'{target}' is a {type_name(slot.type)}; cannot assign a {type_name(node.type)}",
+                    f"'{target}' is a {type_name(slot.type)}; "
+                    f"cannot assign a {type_name(node.type)}",
                 )
                 continue
             compiled.append(Effect(index, as_number(node) if slot.type == NUM else node))
@@ -471,10 +515,16 @@ class _Builder:
             condition = self._boolean(located, "condition", item.condition)
             if month is None or condition is None:
                 continue
-            split = item.split or ("holdout" if month >= HOLDOUT_FROM else "fit")
+            split = item.split or default_split(self.manifest, month)
             facts.append(
                 CompiledFact(
-                    item.id, item.label, month, item.tolerance, condition, split, tuple(item.sources)
+                    item.id,
+                    item.label,
+                    month,
+                    item.tolerance,
+                    condition,
+                    split,
+                    tuple(item.sources),
                 )
             )
         return facts
@@ -535,6 +585,7 @@ def compile_scenario(
         derived=[x.item for x in builder.sections["derived"]],
         whatifs=[x.item for x in builder.sections["whatifs"]],
         posterior=matrix,
+        derived_nodes=dict(builder.namespace.done),
         files=[f.name for f in files],
     )
 
@@ -581,3 +632,32 @@ def iter_nodes(scenario: Scenario) -> Iterator[Node]:
             yield from (e.expr for e in option.effects)
     yield from (o.expr for o in scenario.outcomes)
     yield from (f.condition for f in scenario.facts)
+
+
+class ScenarioNamespace:
+    """Resolves names against an already compiled scenario (for interventions and extra facts)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.prefixes = {
+            ".".join(name.split(".")[:i])
+            for name in scenario.slot_index
+            for i in range(1, name.count(".") + 1)
+        }
+
+    def slot(self, dotted: str) -> tuple[int, ValueType] | None:
+        index = self.scenario.slot_index.get(dotted)
+        return None if index is None else (index, self.scenario.slots[index].type)
+
+    def derived(self, name: str) -> Node | None:
+        return self.scenario.derived_nodes.get(name)
+
+    def event(self, name: str) -> int | None:
+        return self.scenario.event_index.get(name)
+
+    def option(self, event: int, name: str) -> int | None:
+        options = [o.id for o in self.scenario.events[event].options]
+        return options.index(name) if name in options else None
+
+    def is_prefix(self, dotted: str) -> bool:
+        return dotted in self.prefixes

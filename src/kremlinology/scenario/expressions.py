@@ -1,8 +1,9 @@
 """The scenario expression language: parsing through an AST allowlist into a typed tree.
 
-The compiler never calls ``eval`` or ``exec``. Python's parser turns the text into an AST; a dispatch
-table maps each allowed node type to a handler, and any other node type is refused. The result is a
-tree of :class:`Node` objects whose leaves are state slots, event records, the month and constants.
+The compiler never calls ``eval`` or ``exec``. Python's parser turns the text into an AST; a
+dispatch table maps each allowed node type to a handler, and any other node type is refused. The
+result is a tree of :class:`Node` objects whose leaves are state slots, event records, the month and
+constants.
 Two interpreters run these trees: ``engine.vector`` over NumPy arrays of all timelines at once, and
 ``engine.reference`` over one timeline's plain Python values.
 """
@@ -14,7 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol, TypeGuard
 
 from kremlinology.scenario.errors import KremlinologyError
 
@@ -28,7 +29,7 @@ _STRING_LITERAL = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
 
 
 class ExpressionError(KremlinologyError):
-    """An expression that is malformed, unsafe or ill-typed; line and col are 1-based, in the text."""
+    """A malformed, unsafe or ill-typed expression; line and col are 1-based, in the text."""
 
     def __init__(self, message: str, line: int = 1, col: int = 1) -> None:
         super().__init__(message)
@@ -243,7 +244,13 @@ class _Compiler:
             return Node("neg", (operand,), NUM) if isinstance(node.op, ast.USub) else operand
         raise self.fail(node, "operator '~' is not allowed")
 
-    _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Mod: "mod"}
+    _BINARY: ClassVar[dict[type[ast.operator], str]] = {
+        ast.Add: "add",
+        ast.Sub: "sub",
+        ast.Mult: "mul",
+        ast.Div: "div",
+        ast.Mod: "mod",
+    }
 
     def _binary(self, node: ast.BinOp, expect: Categorical | None) -> Node:
         op = self._BINARY.get(type(node.op))
@@ -260,8 +267,13 @@ class _Compiler:
             self._need(child, value, BOOL, f"'{word}'")
         return Node(word, tuple(values), BOOL)
 
-    _COMPARE = {
-        ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne",
+    _COMPARE: ClassVar[dict[type[ast.cmpop], str]] = {
+        ast.Lt: "lt",
+        ast.LtE: "le",
+        ast.Gt: "gt",
+        ast.GtE: "ge",
+        ast.Eq: "eq",
+        ast.NotEq: "ne",
     }
 
     def _compare(self, node: ast.Compare, expect: Categorical | None) -> Node:
@@ -275,7 +287,9 @@ class _Compiler:
             left_ast = right_ast
         return pairs[0] if len(pairs) == 1 else Node("and", tuple(pairs), BOOL)
 
-    def _compare_pair(self, node: ast.AST, op: str, left_ast: ast.expr, right_ast: ast.expr) -> Node:
+    def _compare_pair(
+        self, node: ast.AST, op: str, left_ast: ast.expr, right_ast: ast.expr
+    ) -> Node:
         left = self._try_visit(left_ast)
         right = self.visit(right_ast, left.type if left and _is_cat(left.type) else None)
         if left is None or (left.type == STR and _is_cat(right.type)):
@@ -332,19 +346,25 @@ class _Compiler:
     def _event_call(self, node: ast.Call, name: str) -> Node:
         want = 2 if name == "chose" else 1
         texts = [a.value for a in node.args if isinstance(a, ast.Constant)]
-        if len(node.args) != want or not all(isinstance(t, str) for t in texts) or len(texts) != want:
+        if (
+            len(node.args) != want
+            or not all(isinstance(t, str) for t in texts)
+            or len(texts) != want
+        ):
             quoted = '"event", "option"' if want == 2 else '"event"'
             raise self.fail(node, f"{name}() takes {quoted} as quoted text")
-        event = self.ns.event(str(texts[0]))
+        event_name = str(texts[0])
+        event = self.ns.event(event_name)
         if event is None:
-            raise self.fail(node.args[0], f"unknown event '{texts[0]}'")
+            raise self.fail(node.args[0], f"unknown event '{event_name}'")
         if name == "fired":
             return Node("fired", (event,), BOOL)
         if name == "months_since":
             return Node("since", (event,), NUM)
-        option = self.ns.option(event, str(texts[1]))
+        option_name = str(texts[1])
+        option = self.ns.option(event, option_name)
         if option is None:
-            raise self.fail(node.args[1], f"event '{texts[0]}' has no option '{texts[1]}'")
+            raise self.fail(node.args[1], f"event '{event_name}' has no option '{option_name}'")
         return Node("chose", (event, option), BOOL)
 
     def _numeric(self, source: ast.AST, node: Node, where: str) -> Node:
@@ -354,10 +374,12 @@ class _Compiler:
 
     def _need(self, source: ast.AST, node: Node, wanted: str, where: str) -> None:
         if node.type != wanted:
-            raise self.fail(source, f"{where} needs a {type_name(wanted)}, not a {type_name(node.type)}")
+            raise self.fail(
+                source, f"{where} needs a {type_name(wanted)}, not a {type_name(node.type)}"
+            )
 
 
-def _is_cat(value_type: ValueType) -> bool:
+def _is_cat(value_type: ValueType) -> TypeGuard[Categorical]:
     return isinstance(value_type, Categorical)
 
 
@@ -371,9 +393,16 @@ def _arity_text(arity: tuple[int, int]) -> str:
 
 def _describe(node: ast.AST) -> str:
     names = {
-        ast.Lambda: "a lambda", ast.Subscript: "indexing", ast.ListComp: "a comprehension",
-        ast.NamedExpr: "assignment", ast.JoinedStr: "an f-string", ast.List: "a list",
-        ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Await: "await", ast.Starred: "unpacking",
+        ast.Lambda: "a lambda",
+        ast.Subscript: "indexing",
+        ast.ListComp: "a comprehension",
+        ast.NamedExpr: "assignment",
+        ast.JoinedStr: "an f-string",
+        ast.List: "a list",
+        ast.Tuple: "a tuple",
+        ast.Dict: "a dict",
+        ast.Await: "await",
+        ast.Starred: "unpacking",
     }
     return names.get(type(node), f"'{type(node).__name__}'")
 

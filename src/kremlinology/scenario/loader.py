@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -41,6 +41,7 @@ from kremlinology.scenario.model import Scenario
 MANIFEST = "scenario.yaml"
 MAX_FILE_BYTES = 8_000_000
 PathKey = tuple[str | int, ...]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass
@@ -138,7 +139,9 @@ def read_yaml(path: Path) -> SourceFile:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise ScenarioError([Problem(Position(name), f"cannot read file: {error.strerror}")]) from None
+        raise ScenarioError(
+            [Problem(Position(name), f"cannot read file: {error.strerror}")]
+        ) from None
     if len(raw) > MAX_FILE_BYTES:
         raise ScenarioError([Problem(Position(name), "file is larger than 8 MB")])
     try:
@@ -230,7 +233,9 @@ def _validate_content(source: SourceFile, problems: list[Problem]) -> dict[str, 
     if source.data is None:
         return {}
     if not isinstance(source.data, dict):
-        problems.append(Problem(Position(source.name), "a scenario file must be a mapping of sections"))
+        problems.append(
+            Problem(Position(source.name), "a scenario file must be a mapping of sections")
+        )
         return {}
     content: dict[str, list[Any]] = {}
     for section, items in source.data.items():
@@ -252,12 +257,12 @@ def _validate_content(source: SourceFile, problems: list[Problem]) -> dict[str, 
 
 
 def _validate_model(
-    model: type[BaseModel],
+    model: type[ModelT],
     data: Any,
     source: SourceFile,
     path: PathKey,
     problems: list[Problem],
-) -> Any:
+) -> ModelT | None:
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -283,8 +288,18 @@ def _message(detail: Any) -> str:
 
 
 _UNION_TAGS = {
-    "uniform", "beta", "truncnormal", "categorical", "str", "float", "bool", "int",
-    "list[str]", "list[constrained-str]", "constrained-str", "literal['end']",
+    "uniform",
+    "beta",
+    "truncnormal",
+    "categorical",
+    "str",
+    "float",
+    "bool",
+    "int",
+    "list[str]",
+    "list[constrained-str]",
+    "constrained-str",
+    "literal['end']",
 }
 
 
@@ -324,7 +339,10 @@ def _digest(folder: Path, paths: list[Path], manifest: schema.Manifest) -> str:
 
 
 def posterior_matrix(
-    header: list[str], rows: list[list[str]], columns: list[str], domains: list[tuple[str, ...] | None]
+    header: list[str],
+    rows: list[list[str]],
+    columns: list[str],
+    domains: list[tuple[str, ...] | None],
 ) -> np.ndarray:
     """Arrange posterior samples as a float matrix in parameter order (categories as codes)."""
     index = {name: i for i, name in enumerate(header)}

@@ -107,6 +107,7 @@ class Scenario:
     variables: list[schema.Variable]
     derived: list[schema.Derived]
     whatifs: list[schema.WhatIf]
+    derived_nodes: dict[str, Node] = field(default_factory=dict)
     posterior: np.ndarray | None = None  # rows of parameter values, columns in `parameters` order
     files: list[str] = field(default_factory=list)
 

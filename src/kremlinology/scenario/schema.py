@@ -37,6 +37,9 @@ class Manifest(Strict):
     end: Month
     authors: list[str] = []
     posterior: str | None = Field(None, description="a CSV of fitted parameter samples")
+    holdout_from: Month | None = Field(
+        None, description="facts from this month on are held out of calibration by default"
+    )
 
 
 class Actor(Strict):

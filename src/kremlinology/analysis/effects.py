@@ -1,0 +1,131 @@
+"""Paired effects of an intervention, drivers of outcomes, and the divergence profile."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from kremlinology.analysis.intervals import Z95, newcombe_paired
+from kremlinology.counterfactual.twin import TwinRun
+from kremlinology.engine.simulate import outcome_kind
+from kremlinology.months import format_month
+from kremlinology.scenario.expressions import Categorical
+from kremlinology.scenario.model import Scenario
+
+
+def outcome_columns(scenario: Scenario, values: np.ndarray) -> list[tuple[str, str, np.ndarray, bool]]:
+    """Expand outcome values into (id, label, per-timeline values, is_binary) columns."""
+    columns = []
+    for i, outcome in enumerate(scenario.outcomes):
+        kind = outcome_kind(scenario, i)
+        row = values[i]
+        if kind == "categorical":
+            assert isinstance(outcome.expr.type, Categorical)
+            for code, category in enumerate(outcome.expr.type.domain):
+                indicator = (row == code).astype(np.float64)
+                columns.append((f"{outcome.id}.{category}", f"{outcome.label}: {category}", indicator, True))
+        else:
+            columns.append((outcome.id, outcome.label, row.astype(np.float64), kind == "boolean"))
+    return columns
+
+
+def paired_effect(before: np.ndarray, after: np.ndarray, binary: bool) -> dict[str, Any]:
+    """Return baseline, what-if, delta, its 95% interval and the share of pairs that changed."""
+    n = before.size
+    baseline, whatif = float(before.mean()), float(after.mean())
+    if binary:
+        b, a = before > 0.5, after > 0.5
+        ci = newcombe_paired(
+            float((b & a).sum()), float((b & ~a).sum()), float((~b & a).sum()), float((~b & ~a).sum())
+        )
+    else:
+        diff = after - before
+        half = Z95 * float(diff.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+        ci = (float(diff.mean()) - half, float(diff.mean()) + half)
+    return {
+        "baseline": baseline,
+        "whatif": whatif,
+        "delta": whatif - baseline,
+        "ci": [ci[0], ci[1]],
+        "changed": float((before != after).mean()),
+    }
+
+
+def effects(twin: TwinRun) -> list[dict[str, Any]]:
+    """Return one row per outcome column, in scenario order."""
+    factual = outcome_columns(twin.scenario, twin.factual.outcomes)
+    whatif = outcome_columns(twin.scenario, twin.whatif.outcomes)
+    rows = []
+    for (ident, label, before, binary), (_, _, after, _) in zip(factual, whatif, strict=True):
+        rows.append({"id": ident, "label": label, **paired_effect(before, after, binary)})
+    return rows
+
+
+def divergence_profile(twin: TwinRun) -> list[dict[str, Any]]:
+    """Month by month from the divergence: the share of twin pairs whose states differ."""
+    shares = twin.differ / max(twin.kept, 1)
+    return [
+        {"month": format_month(twin.divergence + k), "share": float(share)}
+        for k, share in enumerate(shares[:-1])
+    ] + [{"month": "end", "share": float(shares[-1])}]
+
+
+def correlation_ratio(factor: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:
+    """Share of the outcome's variance explained by the factor's bins (first-order sensitivity).
+
+    Continuous factors are cut into quantile bins; the estimate is corrected for the spurious
+    variance that ``k`` bins explain by chance in ``n`` draws ((k - 1) / (n - 1)).
+    """
+    n = outcome.size
+    total = float(outcome.var())
+    if n < 3 or total == 0.0:
+        return 0.0
+    levels = np.unique(factor)
+    if levels.size > bins:
+        edges = np.quantile(factor, np.linspace(0, 1, bins + 1)[1:-1])
+        groups = np.searchsorted(edges, factor, side="right")
+    else:
+        groups = np.searchsorted(levels, factor)
+    counts = np.bincount(groups)
+    sums = np.bincount(groups, weights=outcome)
+    present = counts > 0
+    means = sums[present] / counts[present]
+    explained = float((counts[present] * (means - outcome.mean()) ** 2).sum() / n) / total
+    k = int(present.sum())
+    chance = (k - 1) / (n - 1)
+    return max(0.0, (explained - chance) / (1.0 - chance)) if chance < 1 else 0.0
+
+
+def driver_factors(twin: TwinRun, horizon: int = 24) -> list[tuple[str, np.ndarray]]:
+    """Parameters, and events of the first ``horizon`` months after the divergence, as factors."""
+    scenario = twin.scenario
+    factors = [(f"parameter {p.model.id}", twin.parameters[i]) for i, p in enumerate(scenario.parameters)]
+    first = twin.whatif.first
+    if first.shape[1] == 0:
+        return factors
+    for event in scenario.events:
+        happened = (first[event.index] >= 0) & (first[event.index] <= twin.divergence + horizon)
+        share = happened.mean()
+        if 0.02 <= share <= 0.98 and event.first <= twin.divergence + horizon:
+            factors.append((f"event {event.id}", happened.astype(np.float64)))
+    return factors
+
+
+def drivers(twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, top: int = 3) -> list[dict[str, Any]]:
+    """Rank what decides each headline outcome (largest changes first) in the what-if world."""
+    columns = {c[0]: c[2] for c in outcome_columns(twin.scenario, twin.whatif.outcomes)}
+    headline = [r for r in sorted(rows, key=lambda r: -abs(r["delta"])) if columns[r["id"]].var() > 0]
+    factors = driver_factors(twin)
+    found = []
+    for row in headline[:top_outcomes]:
+        outcome = columns[row["id"]]
+        scored = sorted(
+            ((correlation_ratio(values, outcome), name) for name, values in factors), reverse=True
+        )
+        found += [
+            {"outcome": row["id"], "factor": name, "importance": round(value, 4)}
+            for value, name in scored[:top] if value > 0
+        ]
+    return found

@@ -1,0 +1,99 @@
+"""Turning a user's query into interventions: the language, a catalogue id, or free text.
+
+Free text is matched against each catalogue entry's title, aliases and id with rapidfuzz's
+token-based scores after dropping filler words; a weak or ambiguous match is refused with the
+closest candidates, never silently guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from kremlinology.counterfactual.interventions import (
+    Intervention,
+    InterventionError,
+    looks_like_intervention,
+    parse_interventions,
+)
+from kremlinology.scenario.model import Scenario
+from kremlinology.scenario.schema import WhatIf
+
+ACCEPT = 72.0
+"""Lowest score (0-100) a free-text match needs."""
+MARGIN = 4.0
+"""How far the best entry must lead the runner-up."""
+
+_FILLER = {
+    "what", "if", "had", "has", "have", "the", "a", "an", "of", "in", "on", "to", "and", "would",
+    "happened", "happen", "been", "be", "was", "were", "did", "do", "does", "instead", "s", "his",
+    "her", "their", "its", "by", "at", "for", "with", "than", "then", "that", "this", "there",
+}
+
+
+class QueryError(InterventionError):
+    """A query that matches no catalogue entry well enough."""
+
+
+@dataclass(frozen=True)
+class ResolvedQuery:
+    """A query and what it resolved to."""
+
+    query: str
+    interventions: list[Intervention]
+    whatif: WhatIf | None
+    score: float | None = None
+
+
+def normalise(text: str) -> str:
+    """Lower-case words without punctuation or filler, in order."""
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("_", " "))
+    return " ".join(w for w in words if w not in _FILLER)
+
+
+def score(query: str, entry: WhatIf) -> float:
+    """Return how well a normalised query matches a catalogue entry (0-100)."""
+    texts = [entry.title, entry.id, *entry.aliases]
+    best = 0.0
+    for text in texts:
+        target = normalise(text)
+        if not target or not query:
+            continue
+        best = max(best, fuzz.token_set_ratio(query, target) * 0.6 + fuzz.WRatio(query, target) * 0.4)
+    return best
+
+
+def rank(query: str, scenario: Scenario) -> list[tuple[float, WhatIf]]:
+    """Return catalogue entries with their scores, best first."""
+    normalised = normalise(query)
+    scored = [(score(normalised, entry), entry) for entry in scenario.whatifs]
+    return sorted(scored, key=lambda pair: -pair[0])
+
+
+def resolve_query(query: str, scenario: Scenario) -> ResolvedQuery:
+    """Resolve a query; raise InterventionError (bad language) or QueryError (no good match)."""
+    text = query.strip()
+    if not text:
+        raise QueryError("empty query")
+    if looks_like_intervention(text):
+        return ResolvedQuery(text, parse_interventions(text, scenario), None)
+    by_id = {entry.id: entry for entry in scenario.whatifs}
+    if text in by_id:
+        entry = by_id[text]
+        return ResolvedQuery(text, parse_interventions(entry.intervention, scenario), entry, 100.0)
+    ranked = rank(text, scenario)
+    if not ranked:
+        raise QueryError("this scenario has no what-if catalogue; write an intervention instead")
+    best_score, best = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    if best_score < ACCEPT or best_score - runner_up < MARGIN:
+        raise QueryError(_refusal(text, ranked[:3], best_score >= ACCEPT))
+    return ResolvedQuery(text, parse_interventions(best.intervention, scenario), best, best_score)
+
+
+def _refusal(text: str, candidates: list[tuple[float, WhatIf]], ambiguous: bool) -> str:
+    listed = "; ".join(f"{entry.id} ({entry.title})" for _score, entry in candidates)
+    why = "matches several what-ifs about equally" if ambiguous else "does not match a known what-if"
+    return f"'{text}' {why}; closest: {listed}. Use an id or write an intervention."

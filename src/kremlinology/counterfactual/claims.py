@@ -1,0 +1,182 @@
+"""Testing a causal claim of the record ("EFFECT because CAUSE") on twin worlds.
+
+The cause is an event (it happened) or an event's option (it happened that way); the effect an
+outcome (optionally negated, or one category of a categorical outcome). Two what-if worlds answer:
+
+- probability of necessity, PN: among timelines where the cause and the effect both happened, the
+  share in which the effect disappears when the cause is removed (the event blocked, or another
+  option taken);
+- probability of sufficiency, PS: among timelines where neither happened, the share in which the
+  effect appears when the cause is imposed (the event forced at its window's start, or the option
+  chosen).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from kremlinology.analysis.effects import outcome_columns
+from kremlinology.analysis.intervals import wilson
+from kremlinology.counterfactual.catalogue import normalise
+from kremlinology.counterfactual.interventions import Block, Choose, Do, Intervention, to_plan
+from kremlinology.counterfactual.twin import TwinRun, run_twins
+from kremlinology.scenario.errors import KremlinologyError
+from kremlinology.scenario.model import CompiledEvent, Scenario
+
+ACCEPT = 70.0
+_NEGATION = re.compile(r"^\s*(not|no|never|without)\b\s*", re.IGNORECASE)
+
+
+class ClaimError(KremlinologyError):
+    """A cause or effect that names nothing in the scenario clearly enough."""
+
+
+@dataclass(frozen=True)
+class Cause:
+    event: CompiledEvent
+    option: str | None
+
+    def text(self) -> str:
+        return self.event.id if self.option is None else f"{self.event.id}.{self.option}"
+
+    def happened(self, twin: TwinRun) -> np.ndarray:
+        fired = twin.factual.first[self.event.index] >= 0
+        if self.option is None:
+            return fired
+        code = [o.id for o in self.event.options].index(self.option)
+        return fired & (twin.factual.option[self.event.index] == code)
+
+
+@dataclass(frozen=True)
+class Effect:
+    column: str
+    label: str
+    negated: bool
+
+    def text(self) -> str:
+        return ("not " if self.negated else "") + self.column
+
+
+def resolve_cause(text: str, scenario: Scenario) -> Cause:
+    """Resolve ``event``, ``event.option`` or free text naming an event or one of its options."""
+    head, _, tail = text.strip().partition(".")
+    if head in scenario.event_index:
+        event = scenario.events[scenario.event_index[head]]
+        if tail and tail not in [o.id for o in event.options]:
+            raise ClaimError(f"event '{head}' has no option '{tail}'")
+        return Cause(event, tail or None)
+    candidates = []
+    for event in scenario.events:
+        candidates.append((event.label + " " + event.id, Cause(event, None)))
+        for option in event.options:
+            candidates.append((f"{event.label} {option.label} {option.id}", Cause(event, option.id)))
+    return _best(text, candidates, "cause", lambda c: c.text())
+
+
+def resolve_effect(text: str, scenario: Scenario) -> Effect:
+    """Resolve an outcome id (``not``/``no`` negates; ``id.category`` for a category) or free text."""
+    negated = bool(_NEGATION.match(text))
+    body = _NEGATION.sub("", text).strip()
+    columns = {c[0]: c[1] for c in outcome_columns(scenario, np.zeros((len(scenario.outcomes), 1)))}
+    if body in columns:
+        return Effect(body, columns[body], negated)
+    candidates = [(f"{label} {ident}", Effect(ident, label, negated)) for ident, label in columns.items()]
+    return _best(body, candidates, "effect", lambda e: e.column)
+
+
+def _best(text: str, candidates: list[tuple[str, Any]], what: str, name: Any) -> Any:
+    query = normalise(text)
+    scored = sorted(
+        ((fuzz.token_set_ratio(query, normalise(label)), i) for i, (label, _) in enumerate(candidates)),
+        reverse=True,
+    )
+    if not scored or scored[0][0] < ACCEPT:
+        closest = ", ".join(name(candidates[i][1]) for _, i in scored[:3])
+        raise ClaimError(f"the {what} '{text}' matches nothing clearly; closest: {closest}")
+    return candidates[scored[0][1]][1]
+
+
+@dataclass
+class ClaimResult:
+    """PN and PS of a claim with Wilson intervals, and a verdict in plain words."""
+
+    cause: Cause
+    effect: Effect
+    removal: Intervention
+    imposition: Intervention
+    necessity: dict[str, Any]
+    sufficiency: dict[str, Any]
+    runs: int
+    seed: int
+
+    def verdict(self) -> str:
+        pn, ps = self.necessity["p"], self.sufficiency["p"]
+        if pn is None:
+            return f"The record's pairing never happens in these timelines; the claim cannot be tested."
+        strength = "necessary" if pn >= 0.5 else "not necessary"
+        share = f"{pn:.0%}"
+        tail = "" if ps is None else f"; imposing the cause brings the effect about in {ps:.0%} of the worlds that had neither"
+        return (
+            f"The cause was {strength} for the effect: removing it undoes the effect in {share} of the "
+            f"worlds where both happened{tail}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause.text(),
+            "effect": self.effect.text(),
+            "removal": self.removal.text(),
+            "imposition": self.imposition.text(),
+            "runs": self.runs,
+            "seed": self.seed,
+            "necessity": self.necessity,
+            "sufficiency": self.sufficiency,
+            "verdict": self.verdict(),
+        }
+
+
+def _effect_values(twin: TwinRun, effect: Effect, world: str) -> np.ndarray:
+    outcomes = getattr(twin, world).outcomes
+    column = next(c for c in outcome_columns(twin.scenario, outcomes) if c[0] == effect.column)
+    present = column[2] > 0.5
+    return ~present if effect.negated else present
+
+
+def _share(mask: np.ndarray, success: np.ndarray) -> dict[str, Any]:
+    n = int(mask.sum())
+    k = int((mask & success).sum())
+    low, high = wilson(k, n)
+    return {"p": (k / n) if n else None, "ci": [low, high], "timelines": n}
+
+
+def _interventions(cause: Cause, twin_share: np.ndarray | None = None) -> tuple[Intervention, Intervention]:
+    event = cause.event
+    if cause.option is None:
+        return Block(event.id), Do(event.id, event.first)
+    others = [o.id for o in event.options if o.id != cause.option]
+    return Choose(event.id, others[0]), Choose(event.id, cause.option)
+
+
+def test_claim(scenario: Scenario, cause_text: str, effect_text: str, runs: int, seed: int,
+               condition: bool = True, alternative: str | None = None) -> ClaimResult:
+    """Estimate PN and PS of "effect because cause"; see the module docstring."""
+    cause = resolve_cause(cause_text, scenario)
+    effect = resolve_effect(effect_text, scenario)
+    removal, imposition = _interventions(cause)
+    if alternative is not None and cause.option is not None:
+        if alternative not in [o.id for o in cause.event.options if o.id != cause.option]:
+            raise ClaimError(f"'{alternative}' is not another option of '{cause.event.id}'")
+        removal = Choose(cause.event.id, alternative)
+    divergence = cause.event.first
+    off = run_twins(scenario, to_plan([removal], scenario), divergence, runs, seed, condition)
+    on = run_twins(scenario, to_plan([imposition], scenario), divergence, runs, seed, condition)
+    both = cause.happened(off) & _effect_values(off, effect, "factual")
+    necessity = _share(both, ~_effect_values(off, effect, "whatif"))
+    neither = ~cause.happened(on) & ~_effect_values(on, effect, "factual")
+    sufficiency = _share(neither, _effect_values(on, effect, "whatif"))
+    return ClaimResult(cause, effect, removal, imposition, necessity, sufficiency, runs, seed)

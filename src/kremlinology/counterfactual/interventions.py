@@ -1,0 +1,256 @@
+"""The intervention language: ``do``, ``block``, ``choose`` and ``set``, combined with ``+``.
+
+    do(beria_detects_plot @ 1953-06)            force an event at a month
+    block(gdr_uprising)                          the event never happens (from its window's start)
+    block(gdr_uprising @ 1953-06)                ... from a month on
+    choose(zhukov_stance_1953, beria)            the event, whenever it happens, takes this option
+    set(us_congress.anticommunism = 0.2 @ 1953-04)   assign a value at the start of a month
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from kremlinology.engine.state import Plan
+from kremlinology.months import MonthFormatError, format_month, parse_month
+from kremlinology.scenario.compiler import ScenarioNamespace
+from kremlinology.scenario.errors import KremlinologyError
+from kremlinology.scenario.expressions import Categorical, ExpressionError, compile_expression
+from kremlinology.scenario.model import Scenario
+
+MAX_QUERY = 2000
+
+
+class InterventionError(KremlinologyError):
+    """An intervention that does not parse or does not fit the scenario."""
+
+
+@dataclass(frozen=True)
+class Do:
+    event: str
+    month: int
+
+    def text(self) -> str:
+        return f"do({self.event} @ {format_month(self.month)})"
+
+
+@dataclass(frozen=True)
+class Block:
+    event: str
+    month: int | None = None
+
+    def text(self) -> str:
+        at = f" @ {format_month(self.month)}" if self.month is not None else ""
+        return f"block({self.event}{at})"
+
+
+@dataclass(frozen=True)
+class Choose:
+    event: str
+    option: str
+
+    def text(self) -> str:
+        return f"choose({self.event}, {self.option})"
+
+
+@dataclass(frozen=True)
+class SetValue:
+    target: str
+    value: str
+    month: int
+
+    def text(self) -> str:
+        return f"set({self.target} = {self.value} @ {format_month(self.month)})"
+
+
+Intervention = Do | Block | Choose | SetValue
+_CALL = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$", re.DOTALL)
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def looks_like_intervention(text: str) -> bool:
+    """Return whether a query is written in the intervention language (rather than free text)."""
+    return bool(re.match(r"^\s*(do|block|choose|set)\s*\(", text))
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split on '+' outside parentheses."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "+" and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_interventions(text: str, scenario: Scenario) -> list[Intervention]:
+    """Parse and check an intervention expression; raise InterventionError with a clear message."""
+    if len(text) > MAX_QUERY:
+        raise InterventionError(f"intervention is longer than {MAX_QUERY} characters")
+    if text.count("(") != text.count(")"):
+        raise InterventionError("unbalanced parentheses in the intervention")
+    items = [_parse_one(part, scenario) for part in split_top_level(text)]
+    if not items:
+        raise InterventionError("empty intervention")
+    return items
+
+
+def _parse_one(part: str, scenario: Scenario) -> Intervention:
+    match = _CALL.match(part)
+    if match is None:
+        raise InterventionError(
+            f"'{part.strip()}' is not an intervention; write do(EVENT @ YYYY-MM), block(EVENT), "
+            "choose(EVENT, OPTION) or set(NAME = VALUE @ YYYY-MM)"
+        )
+    verb, body = match.group(1), match.group(2).strip()
+    parser = {"do": _parse_do, "block": _parse_block, "choose": _parse_choose, "set": _parse_set}
+    if verb not in parser:
+        raise InterventionError(f"unknown intervention '{verb}' (use do, block, choose or set)")
+    return parser[verb](body, scenario)
+
+
+def _at(body: str, verb: str, required: bool) -> tuple[str, str | None]:
+    if "@" not in body:
+        if required:
+            raise InterventionError(f"{verb}(...) needs a month: {verb}(... @ YYYY-MM)")
+        return body.strip(), None
+    head, _, month = body.rpartition("@")
+    return head.strip(), month.strip()
+
+
+def _month(text: str, scenario: Scenario) -> int:
+    try:
+        month = parse_month(text)
+    except MonthFormatError as error:
+        raise InterventionError(str(error)) from None
+    if not scenario.start <= month <= scenario.end:
+        raise InterventionError(
+            f"{text} is outside the scenario ({format_month(scenario.start)} to "
+            f"{format_month(scenario.end)})"
+        )
+    return month
+
+
+def _event(name: str, scenario: Scenario) -> str:
+    if name not in scenario.event_index:
+        close = difflib.get_close_matches(name, list(scenario.event_index), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise InterventionError(f"unknown event '{name}'{hint}")
+    return name
+
+
+def _parse_do(body: str, scenario: Scenario) -> Do:
+    name, month_text = _at(body, "do", required=True)
+    event = scenario.events[scenario.event_index[_event(name, scenario)]]
+    month = _month(month_text or "", scenario)
+    if not event.first <= month <= event.last:
+        raise InterventionError(
+            f"event '{name}' can only happen from {format_month(event.first)} to "
+            f"{format_month(event.last)}, not at {format_month(month)}"
+        )
+    return Do(name, month)
+
+
+def _parse_block(body: str, scenario: Scenario) -> Block:
+    name, month_text = _at(body, "block", required=False)
+    _event(name, scenario)
+    return Block(name, None if month_text is None else _month(month_text, scenario))
+
+
+def _parse_choose(body: str, scenario: Scenario) -> Choose:
+    pieces = [p.strip() for p in body.split(",")]
+    if len(pieces) != 2:
+        raise InterventionError("choose(...) takes an event and one of its options: choose(EVENT, OPTION)")
+    event = scenario.events[scenario.event_index[_event(pieces[0], scenario)]]
+    options = [o.id for o in event.options]
+    if pieces[1] not in options:
+        listed = ", ".join(options) if options else "none"
+        raise InterventionError(f"event '{event.id}' has no option '{pieces[1]}' (options: {listed})")
+    return Choose(event.id, pieces[1])
+
+
+def _parse_set(body: str, scenario: Scenario) -> SetValue:
+    assignment, month_text = _at(body, "set", required=True)
+    target, equals, value = assignment.partition("=")
+    target, value = target.strip(), value.strip()
+    if not equals or not target or not value:
+        raise InterventionError("set(...) takes NAME = VALUE @ YYYY-MM")
+    if target not in scenario.slot_index:
+        close = difflib.get_close_matches(target, list(scenario.slot_index), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise InterventionError(f"unknown name '{target}'{hint}")
+    month = _month(month_text or "", scenario)
+    _compile_value(scenario, target, value)
+    return SetValue(target, value, month)
+
+
+def _compile_value(scenario: Scenario, target: str, value: str):  # type: ignore[no-untyped-def]
+    slot = scenario.slots[scenario.slot_index[target]]
+    expect = slot.type if isinstance(slot.type, Categorical) else None
+    try:
+        node = compile_expression(value, ScenarioNamespace(scenario), expect)
+    except ExpressionError as error:
+        raise InterventionError(f"set({target} = {value}): {error.message}") from None
+    if (slot.type == "num" and node.type not in ("num", "bool")) or (
+        slot.type != "num" and node.type != slot.type
+    ):
+        raise InterventionError(f"set({target} = {value}): value has the wrong type for '{target}'")
+    return node if slot.type != "num" or node.type == "num" else _as_number(node)
+
+
+def _as_number(node):  # type: ignore[no-untyped-def]
+    from kremlinology.scenario.expressions import as_number
+
+    return as_number(node)
+
+
+def divergence_month(interventions: list[Intervention], scenario: Scenario) -> int:
+    """Return the first month at which any intervention can change anything."""
+    months = []
+    for item in interventions:
+        if isinstance(item, Do | SetValue):
+            months.append(item.month)
+        elif isinstance(item, Block) and item.month is not None:
+            months.append(max(item.month, scenario.events[scenario.event_index[item.event]].first))
+        else:
+            months.append(scenario.events[scenario.event_index[item.event]].first)
+    return min(months)
+
+
+def to_plan(interventions: list[Intervention], scenario: Scenario) -> Plan:
+    """Translate parsed interventions into the engines' Plan."""
+    forced: dict[int, set[int]] = {}
+    blocked: dict[int, int] = {}
+    chosen: dict[int, int] = {}
+    sets: dict[int, list] = {}
+    for item in interventions:
+        if isinstance(item, SetValue):
+            node = _compile_value(scenario, item.target, item.value)
+            sets.setdefault(item.month, []).append((scenario.slot_index[item.target], node))
+            continue
+        index = scenario.event_index[item.event]
+        if isinstance(item, Do):
+            forced.setdefault(index, set()).add(item.month)
+        elif isinstance(item, Block):
+            start = item.month if item.month is not None else scenario.start
+            blocked[index] = min(blocked.get(index, start), start)
+        else:
+            options = [o.id for o in scenario.events[index].options]
+            chosen[index] = options.index(item.option)
+    return Plan(
+        forced={k: frozenset(v) for k, v in forced.items()},
+        blocked=blocked,
+        chosen=chosen,
+        sets={k: tuple(v) for k, v in sets.items()},
+    )
+
+
+def describe(interventions: list[Intervention]) -> str:
+    """Return the canonical text of a list of interventions."""
+    return " + ".join(item.text() for item in interventions)

@@ -1,0 +1,182 @@
+"""The what-if pipeline as named stages: resolve, admit, simulate twins, estimate, explain."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kremlinology import __version__
+from kremlinology.analysis.effects import divergence_profile, drivers, effects
+from kremlinology.counterfactual.catalogue import ResolvedQuery, resolve_query
+from kremlinology.counterfactual.interventions import (
+    Block,
+    Choose,
+    Do,
+    Intervention,
+    InterventionError,
+    SetValue,
+    describe,
+    divergence_month,
+    to_plan,
+)
+from kremlinology.counterfactual.twin import TwinRun, run_twins
+from kremlinology.months import format_month
+from kremlinology.scenario.model import Scenario
+
+
+@dataclass
+class WhatIfResult:
+    """The answer to a what-if: paired effects, drivers, divergence and admissibility."""
+
+    scenario: Scenario
+    resolved: ResolvedQuery
+    twin: TwinRun
+    outcomes: list[dict[str, Any]]
+    drivers: list[dict[str, Any]]
+    divergence: list[dict[str, Any]]
+    admissibility: list[dict[str, Any]]
+    elapsed_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interventions(self) -> list[Intervention]:
+        return self.resolved.interventions
+
+    def to_dict(self) -> dict[str, Any]:
+        whatif = self.resolved.whatif
+        return {
+            "scenario": self.scenario.describe(),
+            "package_version": __version__,
+            "query": self.resolved.query,
+            "matched": None if whatif is None else {"id": whatif.id, "title": whatif.title},
+            "interventions": [item.text() for item in self.interventions],
+            "divergence_month": format_month(self.twin.divergence),
+            "runs": self.twin.runs,
+            "conditioned_runs": self.twin.kept,
+            "conditioning": {
+                "facts_before_divergence": self.twin.prior_facts,
+                "contradictions_allowed": self.twin.tolerance,
+            },
+            "seed": self.twin.seed,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "outcomes": self.outcomes,
+            "drivers": self.drivers,
+            "divergence": self.divergence,
+            "admissibility": self.admissibility,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def sorted_outcomes(self) -> list[dict[str, Any]]:
+        """Outcomes sorted by the size of the change, largest first."""
+        return sorted(self.outcomes, key=lambda r: -abs(r["delta"]))
+
+    def verdict(self, limit: int = 3) -> list[str]:
+        """A few plain sentences on the largest changes."""
+        sentences = []
+        for row in self.sorted_outcomes()[:limit]:
+            if abs(row["delta"]) < 0.005:
+                continue
+            low, high = row["ci"]
+            sure = "clearly" if low > 0 or high < 0 else "possibly"
+            direction = "more" if row["delta"] > 0 else "less"
+            sentences.append(
+                f"{row['label']} becomes {sure} {direction} likely: {row['baseline']:.0%} -> "
+                f"{row['whatif']:.0%} (change {row['delta']:+.0%}, 95% interval {low:+.0%} to {high:+.0%})."
+            )
+        if not sentences:
+            sentences.append("No outcome changes by more than half a percentage point.")
+        return sentences
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{r['label']}</td><td>{r['baseline']:.3f}</td><td>{r['whatif']:.3f}</td>"
+            f"<td>{r['delta']:+.3f}</td><td>[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]</td></tr>"
+            for r in self.sorted_outcomes()
+        )
+        return (
+            f"<p><b>{describe(self.interventions)}</b>: {self.twin.kept:,} of {self.twin.runs:,} "
+            "timelines kept</p><table><tr><th>outcome</th><th>baseline</th><th>what-if</th>"
+            f"<th>change</th><th>95% interval</th></tr>{rows}</table>"
+        )
+
+
+def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict[str, Any]]:
+    """For each intervention: what it changes at its month, and how many timelines already had it.
+
+    Raises InterventionError when the record before its month already rules it out everywhere
+    (the intervention would rewrite fixed history, or change nothing).
+    """
+    scenario, first = twin.scenario, twin.factual.first
+    report = []
+    for item in interventions:
+        entry: dict[str, Any] = {"intervention": item.text()}
+        if isinstance(item, SetValue) or first.shape[1] == 0:
+            entry["changes"] = f"sets {item.target} from {format_month(item.month)}" if isinstance(
+                item, SetValue) else "see outcomes"
+            report.append(entry)
+            continue
+        event = scenario.events[scenario.event_index[item.event]]
+        fired = first[event.index]
+        month = _month_of(item, event.first)
+        before = (fired >= 0) & (fired < month)
+        entry["already_settled_before"] = float(before.mean())
+        entry["already_had_it"] = float(_had_it(item, twin, event.index, month).mean())
+        entry["changes"] = _changes_text(item, event.label)
+        if event.once and before.all() and not isinstance(item, Choose):
+            raise InterventionError(
+                f"{item.text()} contradicts fixed history: '{event.label}' already happened before "
+                f"{format_month(month)} in every timeline that matches the record"
+            )
+        report.append(entry)
+    return report
+
+
+def _month_of(item: Intervention, window_start: int) -> int:
+    if isinstance(item, Do):
+        return item.month
+    if isinstance(item, Block) and item.month is not None:
+        return item.month
+    return window_start
+
+
+def _had_it(item: Intervention, twin: TwinRun, event: int, month: int) -> np.ndarray:
+    fired = twin.factual.first[event]
+    if isinstance(item, Do):
+        return fired == month
+    if isinstance(item, Block):
+        return fired < 0
+    assert isinstance(item, Choose)
+    options = [o.id for o in twin.scenario.events[event].options]
+    return (fired >= 0) & (twin.factual.option[event] == options.index(item.option))
+
+
+def _changes_text(item: Intervention, label: str) -> str:
+    if isinstance(item, Do):
+        return f"'{label}' happens in {format_month(item.month)}"
+    if isinstance(item, Block):
+        return f"'{label}' cannot happen"
+    assert isinstance(item, Choose)
+    return f"'{label}' takes the option '{item.option}' whenever it happens"
+
+
+def run_whatif(
+    scenario: Scenario, query: str, runs: int, seed: int, condition: bool = True
+) -> WhatIfResult:
+    """Resolve a query and answer it on twin worlds (see docs/counterfactuals.md)."""
+    started = time.perf_counter()
+    resolved = resolve_query(query, scenario)
+    plan = to_plan(resolved.interventions, scenario)
+    divergence = divergence_month(resolved.interventions, scenario)
+    twin = run_twins(scenario, plan, divergence, runs, seed, condition)
+    admitted = admissibility(twin, resolved.interventions)
+    rows = effects(twin)
+    return WhatIfResult(
+        scenario, resolved, twin, rows, drivers(twin, rows), divergence_profile(twin), admitted,
+        time.perf_counter() - started,
+    )

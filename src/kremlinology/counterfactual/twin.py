@@ -1,0 +1,196 @@
+"""Twin worlds: a factual and a what-if world per timeline, sharing every draw and parameter.
+
+For each block of timelines: simulate the common history up to the divergence month, condition on
+the record (drop timelines that contradict facts dated before the divergence), save the state, then
+run the factual world and the what-if world on from that saved state. Both worlds are identical
+before the divergence by construction, and use the same counter-based draws after it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from kremlinology.engine.simulate import DEFAULT_CHUNK, Block, Recorder, start_block
+from kremlinology.engine.state import Plan, WorldState
+from kremlinology.engine.vector import VectorProgram
+from kremlinology.scenario.errors import KremlinologyError
+from kremlinology.scenario.model import Scenario
+
+NO_PLAN = Plan()
+SAVE_LIMIT = 200_000
+KEEP_EVENTS_LIMIT = 250_000
+
+
+class ConditioningError(KremlinologyError):
+    """No timeline is left after conditioning on the record."""
+
+
+@dataclass
+class World:
+    """Per-timeline results of one world (timelines kept after conditioning, in order)."""
+
+    outcomes: np.ndarray  # (outcomes, n)
+    first: np.ndarray  # (events, n) first fire month or -1
+    option: np.ndarray  # (events, n)
+    facts: np.ndarray  # (facts, n) bool
+
+
+@dataclass
+class TwinRun:
+    """Both worlds of every kept timeline, and how the record conditioned them."""
+
+    scenario: Scenario
+    plan: Plan
+    divergence: int
+    runs: int
+    seed: int
+    timelines: np.ndarray  # indices of kept timelines
+    misses: np.ndarray  # (runs,) facts before the divergence each timeline contradicts
+    tolerance: int | None  # contradicted facts allowed (None: no conditioning)
+    prior_facts: list[str]
+    parameters: np.ndarray  # (parameters, n)
+    factual: World
+    whatif: World
+    differ: np.ndarray  # (months from divergence to end + 1,) kept pairs whose states differ
+    elapsed_s: float
+
+    @property
+    def kept(self) -> int:
+        return int(self.timelines.size)
+
+
+class _DigestRecorder(Recorder):
+    """A Recorder that also keeps a fingerprint of each timeline's state at every month start."""
+
+    def __init__(self, program: VectorProgram, block: Block, weights: np.ndarray, start: int):
+        super().__init__(program, block.records)
+        months = program.scenario.end + 2 - start
+        self.start = start
+        self.weights = weights
+        self.digests = np.zeros((months, block.world.size))
+
+    def month_start(self, world: WorldState) -> None:
+        super().month_start(world)
+        self.digests[world.month - self.start] = fingerprint(world, self.weights)
+
+    def finish(self, world: WorldState) -> None:
+        super().finish(world)
+        self.digests[world.month - self.start] = fingerprint(world, self.weights)
+
+
+def fingerprint(world: WorldState, weights: np.ndarray) -> np.ndarray:
+    """Return one number per timeline that changes whenever its state or event record changes."""
+    slots = world.values.shape[0]
+    return weights[:slots] @ world.values + weights[slots:] @ world.count.astype(np.float64)
+
+
+def _finish_world(
+    block: Block, plan: Plan, divergence: int, weights: np.ndarray, keep_events: bool
+) -> tuple[World, np.ndarray]:
+    program = block.program
+    recorder = _DigestRecorder(program, block, weights, divergence)
+    program.advance(block.world, plan, block.seed, program.scenario.end, recorder)
+    recorder.finish(block.world)
+    world = block.world
+    first = world.first if keep_events else world.first[:, :0]
+    option = world.option if keep_events else world.option[:, :0]
+    return World(block.records.outcomes, first, option, block.records.facts_hold()), recorder.digests
+
+
+def prior_fact_rows(scenario: Scenario, divergence: int) -> list[int]:
+    """Return the facts whose window closes before the divergence month (the fixed record)."""
+    return [i for i, f in enumerate(scenario.facts) if f.month + f.tolerance + 1 <= divergence]
+
+
+def run_twins(
+    scenario: Scenario,
+    plan: Plan,
+    divergence: int,
+    runs: int,
+    seed: int,
+    condition: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+    min_kept_share: float = 0.1,
+    keep_events: bool | None = None,
+) -> TwinRun:
+    """Simulate both worlds of ``runs`` timelines; see the module docstring.
+
+    With ``condition``, timelines must reproduce the facts dated before the divergence; when fewer
+    than ``min_kept_share`` of timelines reproduce all of them, the tolerance rises to the smallest
+    number of contradicted facts that keeps that share (rejection ABC with a quantile tolerance).
+    """
+    started = time.perf_counter()
+    program = VectorProgram(scenario)
+    prior = prior_fact_rows(scenario, divergence)
+    weights = np.random.default_rng(0x5EED).random(len(scenario.slots) + len(scenario.events)) + 0.5
+    keep = runs <= KEEP_EVENTS_LIMIT if keep_events is None else keep_events
+    chunks = [(first, min(chunk_size, runs - first)) for first in range(0, runs, chunk_size)]
+    # Small runs keep each block's state at the divergence; large ones simulate the common
+    # history twice (once to count misses, once to go on) so that memory stays bounded.
+    saved: dict[int, Block] = {}
+    misses = []
+    for first, count in chunks:
+        block = _history(program, seed, first, count, divergence)
+        misses.append(_misses(block, prior))
+        if runs <= SAVE_LIMIT:
+            saved[first] = block
+    all_misses = np.concatenate(misses)
+    tolerance = _tolerance(all_misses, min_kept_share) if condition else None
+    parts = []
+    for (first, count), block_misses in zip(chunks, misses, strict=True):
+        block = saved.pop(first, None) or _history(program, seed, first, count, divergence)
+        parts.append(_twin_block(block, block_misses, tolerance, plan, divergence, weights, keep))
+    kept = np.concatenate([p[0] for p in parts])
+    if kept.size == 0:
+        raise ConditioningError("no timeline reproduces the record before the divergence")
+    return TwinRun(
+        scenario, plan, divergence, runs, seed, kept, all_misses, tolerance,
+        [scenario.facts[i].id for i in prior], np.concatenate([p[1] for p in parts], axis=1),
+        _concat_worlds([p[2] for p in parts]), _concat_worlds([p[3] for p in parts]),
+        np.sum([p[4] for p in parts], axis=0), time.perf_counter() - started,
+    )
+
+
+def _history(program: VectorProgram, seed: int, first: int, count: int, divergence: int) -> Block:
+    block = start_block(program, seed, first, count)
+    block.advance(NO_PLAN, stop=divergence - 1)
+    return block
+
+
+def _misses(block: Block, prior: list[int]) -> np.ndarray:
+    """Count, per timeline, the prior facts whose window has closed and that did not hold."""
+    if not prior:
+        return np.zeros(block.world.size, dtype=np.int64)
+    holds = block.records.facts_hold()[prior]
+    return (~holds).sum(axis=0)
+
+
+def _tolerance(misses: np.ndarray, min_kept_share: float) -> int:
+    for tolerance in range(int(misses.max(initial=0)) + 1):
+        if (misses <= tolerance).mean() >= min_kept_share:
+            return tolerance
+    return int(misses.max(initial=0))
+
+
+def _twin_block(
+    block: Block, misses: np.ndarray, tolerance: int | None, plan: Plan, divergence: int,
+    weights: np.ndarray, keep_events: bool,
+) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray]:
+    rows = np.flatnonzero(misses <= tolerance) if tolerance is not None else np.arange(misses.size)
+    kept = block.take(rows)
+    scenario = block.program.scenario
+    parameter_rows = [p.slot for p in scenario.parameters]
+    parameters = kept.world.values[parameter_rows].copy()
+    factual, factual_digests = _finish_world(kept.copy(), NO_PLAN, divergence, weights, keep_events)
+    whatif, whatif_digests = _finish_world(kept, plan, divergence, weights, keep_events)
+    differ = (factual_digests != whatif_digests).sum(axis=1)
+    return kept.world.timelines, parameters, factual, whatif, differ
+
+
+def _concat_worlds(worlds: list[World]) -> World:
+    return World(*(np.concatenate([getattr(w, f) for w in worlds], axis=1) for f in (
+        "outcomes", "first", "option", "facts"
+    )))
