@@ -297,3 +297,46 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+@app.command()
+def calibrate(
+    scenario: ScenarioOption = "thaw",
+    runs: RunsOption = "200000",
+    seed: SeedOption = "1",
+    accept: Annotated[float, typer.Option(help="share of prior timelines to accept")] = 0.02,
+    write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
+) -> None:
+    """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
+    from kremlinology.analysis.calibrate import calibrate as run_calibration
+    from kremlinology.analysis.calibrate import install_posterior
+    from kremlinology.analysis.fidelity import history as run_history
+
+    n, s = parse_runs(runs), parse_seed(seed)
+    if not 0 < accept <= 1:
+        fail("--accept must be in (0, 1]")
+    with user_errors():
+        loaded = load(scenario)
+        result = run_calibration(loaded, n, s, accept)
+        prior = result.prior_report
+        print(f"prior: score {prior['score']:.3f}, fit {_score(prior['fit_score'])}, "
+              f"held out {_score(prior['holdout_score'])} ({n:,} timelines)")
+        print(f"accepted {result.accepted:,} parameter sets (distance <= {result.threshold:.3f}) "
+              f"in {result.elapsed_s:.1f} s")
+        if write:
+            install_posterior(loaded, result)
+            fitted = load(str(loaded.path))
+            report = run_history(fitted, 20_000, s)
+            print(f"posterior: score {report['score']:.3f}, fit {_score(report['fit_score'])}, "
+                  f"held out {_score(report['holdout_score'])} (20,000 timelines)")
+
+
+def _register_packages() -> None:
+    from kremlinology.narrate import commands as narrate_commands
+    from kremlinology.web import commands as web_commands
+
+    narrate_commands.register(app)
+    web_commands.register(app)
+
+
+_register_packages()

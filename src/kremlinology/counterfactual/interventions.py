@@ -72,7 +72,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 def looks_like_intervention(text: str) -> bool:
     """Return whether a query is written in the intervention language (rather than free text)."""
-    return bool(re.match(r"^\s*(do|block|choose|set)\s*\(", text))
+    return bool(re.match(r"^\s*[a-z_]+\s*\(", text))
 
 
 def split_top_level(text: str) -> list[str]:

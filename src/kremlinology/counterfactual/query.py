@@ -122,6 +122,8 @@ def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict
             report.append(entry)
             continue
         event = scenario.events[scenario.event_index[item.event]]
+        if isinstance(item, Do):
+            _check_actors(twin, event.actors, item)
         fired = first[event.index]
         month = _month_of(item, event.first)
         before = (fired >= 0) & (fired < month)
@@ -135,6 +137,18 @@ def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict
             )
         report.append(entry)
     return report
+
+
+def _check_actors(twin: TwinRun, actors: tuple[str, ...], item: Do) -> None:
+    for actor in actors:
+        for state in ("alive", "free"):
+            values = twin.status.get(f"{actor}.{state}")
+            if values is not None and values.size and not values.any():
+                gone = "dead" if state == "alive" else "under arrest or removed"
+                raise InterventionError(
+                    f"{item.text()}: {actor} is {gone} by {format_month(twin.divergence)} in every "
+                    "timeline that matches the record"
+                )
 
 
 def _month_of(item: Intervention, window_start: int) -> int:

@@ -56,6 +56,7 @@ class TwinRun:
     whatif: World
     differ: np.ndarray  # (months from divergence to end + 1,) kept pairs whose states differ
     elapsed_s: float
+    status: dict[str, np.ndarray]  # "actor.alive"/"actor.free" at the divergence, kept timelines
 
     @property
     def kept(self) -> int:
@@ -70,7 +71,7 @@ class _DigestRecorder(Recorder):
         months = program.scenario.end + 2 - start
         self.start = start
         self.weights = weights
-        self.digests = np.zeros((months, block.world.size))
+        self.digests = np.zeros((months, block.world.size), dtype=np.uint64)
 
     def month_start(self, world: WorldState) -> None:
         super().month_start(world)
@@ -82,9 +83,17 @@ class _DigestRecorder(Recorder):
 
 
 def fingerprint(world: WorldState, weights: np.ndarray) -> np.ndarray:
-    """Return one number per timeline that changes whenever its state or event record changes."""
+    """Return one integer per timeline that changes whenever its state or event record changes.
+
+    Exact integer arithmetic (wrapping uint64) on the bits of the values, so two identical states
+    always give the same number whatever the memory layout.
+    """
     slots = world.values.shape[0]
-    return weights[:slots] @ world.values + weights[slots:] @ world.count.astype(np.float64)
+    bits = np.ascontiguousarray(world.values).view(np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = (bits * weights[:slots, None]).sum(axis=0, dtype=np.uint64)
+        mixed += (world.count.astype(np.uint64) * weights[slots:, None]).sum(axis=0, dtype=np.uint64)
+    return mixed
 
 
 def _finish_world(
@@ -125,7 +134,9 @@ def run_twins(
     started = time.perf_counter()
     program = VectorProgram(scenario)
     prior = prior_fact_rows(scenario, divergence)
-    weights = np.random.default_rng(0x5EED).random(len(scenario.slots) + len(scenario.events)) + 0.5
+    weights = np.random.default_rng(0x5EED).integers(
+        1, 2**63, len(scenario.slots) + len(scenario.events), dtype=np.uint64
+    ) | np.uint64(1)
     keep = runs <= KEEP_EVENTS_LIMIT if keep_events is None else keep_events
     chunks = [(first, min(chunk_size, runs - first)) for first in range(0, runs, chunk_size)]
     # Small runs keep each block's state at the divergence; large ones simulate the common
@@ -151,7 +162,16 @@ def run_twins(
         [scenario.facts[i].id for i in prior], np.concatenate([p[1] for p in parts], axis=1),
         _concat_worlds([p[2] for p in parts]), _concat_worlds([p[3] for p in parts]),
         np.sum([p[4] for p in parts], axis=0), time.perf_counter() - started,
+        {name: np.concatenate([p[5][name] for p in parts]) for name in status_slots(scenario)},
     )
+
+
+def status_slots(scenario: Scenario) -> dict[str, int]:
+    """Slots that say whether an actor is still in play (alive, free)."""
+    return {
+        name: index for name, index in scenario.slot_index.items()
+        if name.count(".") == 1 and name.split(".")[1] in ("alive", "free")
+    }
 
 
 def _history(program: VectorProgram, seed: int, first: int, count: int, divergence: int) -> Block:
@@ -178,16 +198,17 @@ def _tolerance(misses: np.ndarray, min_kept_share: float) -> int:
 def _twin_block(
     block: Block, misses: np.ndarray, tolerance: int | None, plan: Plan, divergence: int,
     weights: np.ndarray, keep_events: bool,
-) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray, dict[str, np.ndarray]]:
     rows = np.flatnonzero(misses <= tolerance) if tolerance is not None else np.arange(misses.size)
     kept = block.take(rows)
     scenario = block.program.scenario
     parameter_rows = [p.slot for p in scenario.parameters]
     parameters = kept.world.values[parameter_rows].copy()
+    status = {n: kept.world.values[i] != 0.0 for n, i in status_slots(scenario).items()}
     factual, factual_digests = _finish_world(kept.copy(), NO_PLAN, divergence, weights, keep_events)
     whatif, whatif_digests = _finish_world(kept, plan, divergence, weights, keep_events)
     differ = (factual_digests != whatif_digests).sum(axis=1)
-    return kept.world.timelines, parameters, factual, whatif, differ
+    return kept.world.timelines, parameters, factual, whatif, differ, status
 
 
 def _concat_worlds(worlds: list[World]) -> World:
