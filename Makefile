@@ -22,8 +22,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest -n 2 -q
+
+browser:
+	sh scripts/ensure-chromium.sh
 
 test: lint typecheck unit
 

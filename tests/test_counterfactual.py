@@ -87,7 +87,9 @@ def test_conditioning_drops_exactly_the_contradicting_timelines(testbed) -> None
     famine = testbed.event_index["famine"]
     expected = np.flatnonzero(baseline.timelines.first[famine] == parse_month("2000-06"))
     assert np.array_equal(twin.timelines, expected)
-    unconditioned = twins(testbed, "set(unrest = 0 @ 2000-08)", runs=runs, seed=seed, condition=False)
+    unconditioned = twins(
+        testbed, "set(unrest = 0 @ 2000-08)", runs=runs, seed=seed, condition=False
+    )
     assert unconditioned.kept == runs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
     from kremlinology.counterfactual.query import WhatIfResult
 
 DEFAULT_RUNS = 20_000
+
+
+def auto_workers(workers: int, runs: int) -> int:
+    """``workers`` if positive; otherwise one per core when the run is big enough to gain."""
+    if workers > 0:
+        return workers
+    return max(1, min(os.cpu_count() or 1, 4)) if runs >= 4096 else 1
 
 
 def load_scenario(name_or_path: str | Path = "thaw") -> Scenario:
@@ -67,6 +75,7 @@ def whatif(
     seed: int = 1,
     *,
     condition: bool = True,
+    workers: int = 0,
 ) -> WhatIfResult:
     """Answer a what-if on twin worlds: an intervention, a catalogue id or free text.
 
@@ -76,7 +85,9 @@ def whatif(
     from kremlinology.counterfactual.query import run_whatif
 
     loaded = _scenario(scenario)
-    return run_whatif(loaded, query, check_runs(runs), check_seed(seed), condition)
+    return run_whatif(
+        loaded, query, check_runs(runs), check_seed(seed), condition, auto_workers(workers, runs)
+    )
 
 
 def claim(
@@ -87,12 +98,16 @@ def claim(
     seed: int = 1,
     *,
     condition: bool = True,
+    workers: int = 0,
 ) -> ClaimResult:
     """Test "EFFECT because CAUSE": probabilities of necessity and sufficiency with intervals."""
     from kremlinology.counterfactual.claims import test_claim
 
     loaded = _scenario(scenario)
-    return test_claim(loaded, cause, effect, check_runs(runs), check_seed(seed), condition)
+    return test_claim(
+        loaded, cause, effect, check_runs(runs), check_seed(seed), condition,
+        workers=auto_workers(workers, runs),
+    )
 
 
 def history(
@@ -109,3 +124,61 @@ def history(
     loaded = _scenario(scenario)
     extra = read_facts(ledger, loaded) if ledger is not None else None
     return run_history(loaded, check_runs(runs), check_seed(seed), extra)
+
+
+# -- chronicles and reports (kremlinology.narrate) -------------------------------------------
+
+if TYPE_CHECKING:
+    from kremlinology.narrate.chronicle import Chronicle
+
+
+def _answer(
+    query: str | WhatIfResult,
+    scenario: Scenario | str | Path,
+    runs: int,
+    seed: int,
+    condition: bool,
+) -> WhatIfResult:
+    if isinstance(query, str):
+        return whatif(query, scenario, runs, seed, condition=condition)
+    return query
+
+
+def chronicle(
+    query: str | WhatIfResult = "beria_detects_coup",
+    scenario: Scenario | str | Path = "thaw",
+    runs: int = DEFAULT_RUNS,
+    seed: int = 1,
+    *,
+    condition: bool = True,
+    timeline: int | None = None,
+    pick: str = "typical",
+) -> Chronicle:
+    """Tell one timeline of a what-if in both worlds, as dated entries.
+
+    ``query`` is a what-if query (answered with ``scenario``, ``runs``, ``seed``) or a
+    WhatIfResult already computed. ``timeline`` picks a kept timeline by index; otherwise ``pick``
+    is ``"typical"`` (representative of the largest family) or ``"surprising"`` (least likely).
+    Render with ``.render("text" | "markdown" | "bbcode" | "html" | "json")``.
+    """
+    from kremlinology.narrate.chronicle import chronicle as tell
+
+    return tell(_answer(query, scenario, runs, seed, condition), timeline=timeline, pick=pick)
+
+
+def report(
+    query: str | WhatIfResult,
+    out_dir: str | Path,
+    scenario: Scenario | str | Path = "thaw",
+    runs: int = DEFAULT_RUNS,
+    seed: int = 1,
+    *,
+    condition: bool = True,
+) -> Path:
+    """Write a what-if report (Markdown, BBCode, JSON, PNG and SVG charts) into ``out_dir``.
+
+    The folder appears whole or not at all; an earlier report there is replaced. Returns it.
+    """
+    from kremlinology.narrate.report import write_report
+
+    return write_report(_answer(query, scenario, runs, seed, condition), Path(out_dir))

@@ -59,7 +59,8 @@ def effects(twin: TwinRun) -> list[dict[str, Any]]:
     whatif = outcome_columns(twin.scenario, twin.whatif.outcomes)
     rows = []
     for (ident, label, before, binary), (_, _, after, _) in zip(factual, whatif, strict=True):
-        rows.append({"id": ident, "label": label, **paired_effect(before, after, binary)})
+        kind = "boolean" if binary else "number"
+        rows.append({"id": ident, "label": label, "kind": kind, **paired_effect(before, after, binary)})
     return rows
 
 
@@ -116,7 +117,7 @@ def driver_factors(twin: TwinRun, horizon: int = 24) -> list[tuple[str, np.ndarr
 def drivers(twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, top: int = 3) -> list[dict[str, Any]]:
     """Rank what decides each headline outcome (largest changes first) in the what-if world."""
     columns = {c[0]: c[2] for c in outcome_columns(twin.scenario, twin.whatif.outcomes)}
-    headline = [r for r in sorted(rows, key=lambda r: -abs(r["delta"])) if columns[r["id"]].var() > 0]
+    headline = _distinct([r for r in sorted(rows, key=lambda r: -abs(r["delta"])) if columns[r["id"]].var() > 0], columns)
     factors = driver_factors(twin)
     found = []
     for row in headline[:top_outcomes]:
@@ -129,3 +130,16 @@ def drivers(twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, to
             for value, name in scored[:top] if value > 0
         ]
     return found
+
+
+def _distinct(rows: list[dict[str, Any]], columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Drop outcomes whose values repeat (or mirror) an earlier one's, e.g. a category and its flag."""
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        values = columns[row["id"]]
+        if not any(
+            np.array_equal(values, columns[k["id"]]) or np.array_equal(values, 1 - columns[k["id"]])
+            for k in kept
+        ):
+            kept.append(row)
+    return kept

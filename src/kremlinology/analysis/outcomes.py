@@ -90,6 +90,28 @@ class SimulationResult:
         """Events as a DataFrame: id, label, p, median_month."""
         return pd.DataFrame(self.event_rows()).set_index("id")
 
+    def timelines(self) -> pd.DataFrame:
+        """Per timeline: each event's first month ("YYYY-MM" or None) and option, and outcomes.
+
+        Available when the run kept its timelines (runs up to 250,000 by default).
+        """
+        kept = self.raw.timelines
+        if kept is None:
+            raise ValueError("this run kept streaming aggregates only; rerun with keep_timelines=True")
+        columns: dict[str, Any] = {}
+        for event in self.scenario.events:
+            first = kept.first[event.index]
+            columns[event.id] = [format_month(int(m)) if m >= 0 else None for m in first]
+            if event.options:
+                names = [o.id for o in event.options]
+                columns[f"{event.id}:option"] = [
+                    names[int(o)] if m >= 0 else None
+                    for o, m in zip(kept.option[event.index], first, strict=True)
+                ]
+        for i, outcome in enumerate(self.scenario.outcomes):
+            columns[f"outcome:{outcome.id}"] = kept.outcomes[i]
+        return pd.DataFrame(columns)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario.describe(),

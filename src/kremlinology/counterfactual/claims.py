@@ -163,7 +163,8 @@ def _interventions(cause: Cause, twin_share: np.ndarray | None = None) -> tuple[
 
 
 def test_claim(scenario: Scenario, cause_text: str, effect_text: str, runs: int, seed: int,
-               condition: bool = True, alternative: str | None = None) -> ClaimResult:
+               condition: bool = True, alternative: str | None = None,
+               workers: int = 1) -> ClaimResult:
     """Estimate PN and PS of "effect because cause"; see the module docstring."""
     cause = resolve_cause(cause_text, scenario)
     effect = resolve_effect(effect_text, scenario)
@@ -173,8 +174,10 @@ def test_claim(scenario: Scenario, cause_text: str, effect_text: str, runs: int,
             raise ClaimError(f"'{alternative}' is not another option of '{cause.event.id}'")
         removal = Choose(cause.event.id, alternative)
     divergence = cause.event.first
-    off = run_twins(scenario, to_plan([removal], scenario), divergence, runs, seed, condition)
-    on = run_twins(scenario, to_plan([imposition], scenario), divergence, runs, seed, condition)
+    off = run_twins(scenario, to_plan([removal], scenario), divergence, runs, seed, condition,
+                    workers=workers)
+    on = run_twins(scenario, to_plan([imposition], scenario), divergence, runs, seed, condition,
+                   workers=workers)
     both = cause.happened(off) & _effect_values(off, effect, "factual")
     necessity = _share(both, ~_effect_values(off, effect, "whatif"))
     neither = ~cause.happened(on) & ~_effect_values(on, effect, "factual")

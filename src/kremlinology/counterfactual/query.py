@@ -84,6 +84,14 @@ class WhatIfResult:
                 continue
             low, high = row["ci"]
             sure = "clearly" if low > 0 or high < 0 else "possibly"
+            if row.get("kind", "boolean") == "number":
+                direction = "higher" if row["delta"] > 0 else "lower"
+                sentences.append(
+                    f"{row['label']} is {sure} {direction}: {row['baseline']:.2f} -> "
+                    f"{row['whatif']:.2f} (change {row['delta']:+.2f}, 95% interval "
+                    f"{low:+.2f} to {high:+.2f})."
+                )
+                continue
             direction = "more" if row["delta"] > 0 else "less"
             sentences.append(
                 f"{row['label']} becomes {sure} {direction} likely: {row['baseline']:.0%} -> "
@@ -180,14 +188,14 @@ def _changes_text(item: Intervention, label: str) -> str:
 
 
 def run_whatif(
-    scenario: Scenario, query: str, runs: int, seed: int, condition: bool = True
+    scenario: Scenario, query: str, runs: int, seed: int, condition: bool = True, workers: int = 1
 ) -> WhatIfResult:
     """Resolve a query and answer it on twin worlds (see docs/counterfactuals.md)."""
     started = time.perf_counter()
     resolved = resolve_query(query, scenario)
     plan = to_plan(resolved.interventions, scenario)
     divergence = divergence_month(resolved.interventions, scenario)
-    twin = run_twins(scenario, plan, divergence, runs, seed, condition)
+    twin = run_twins(scenario, plan, divergence, runs, seed, condition, workers=workers)
     admitted = admissibility(twin, resolved.interventions)
     rows = effects(twin)
     return WhatIfResult(

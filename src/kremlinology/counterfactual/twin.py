@@ -9,11 +9,14 @@ before the divergence by construction, and use the same counter-based draws afte
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from kremlinology.engine.simulate import DEFAULT_CHUNK, Block, Recorder, start_block
+from kremlinology.engine.simulate import DEFAULT_CHUNK, Block, Recorder, Records, start_block
 from kremlinology.engine.state import Plan, WorldState
 from kremlinology.engine.vector import VectorProgram
 from kremlinology.scenario.errors import KremlinologyError
@@ -75,11 +78,18 @@ class _DigestRecorder(Recorder):
 
     def month_start(self, world: WorldState) -> None:
         super().month_start(world)
-        self.digests[world.month - self.start] = fingerprint(world, self.weights)
+        self.digests[world.month - self.start] = self._current(world)
 
     def finish(self, world: WorldState) -> None:
         super().finish(world)
-        self.digests[world.month - self.start] = fingerprint(world, self.weights)
+        self.digests[world.month - self.start] = self._current(world)
+
+    def _current(self, world: WorldState) -> np.ndarray:
+        """The world's fingerprints, kept up to date by the kernel from a full hash at the start."""
+        if world.fingerprint is None:
+            world.fingerprint = fingerprint(world, self.weights)
+            world.fingerprint_weights = self.weights
+        return world.fingerprint.copy()
 
 
 def fingerprint(world: WorldState, weights: np.ndarray) -> np.ndarray:
@@ -124,6 +134,7 @@ def run_twins(
     chunk_size: int = DEFAULT_CHUNK,
     min_kept_share: float = 0.1,
     keep_events: bool | None = None,
+    workers: int = 1,
 ) -> TwinRun:
     """Simulate both worlds of ``runs`` timelines; see the module docstring.
 
@@ -132,28 +143,27 @@ def run_twins(
     number of contradicted facts that keeps that share (rejection ABC with a quantile tolerance).
     """
     started = time.perf_counter()
-    program = VectorProgram(scenario)
     prior = prior_fact_rows(scenario, divergence)
     weights = np.random.default_rng(0x5EED).integers(
         1, 2**63, len(scenario.slots) + len(scenario.events), dtype=np.uint64
     ) | np.uint64(1)
     keep = runs <= KEEP_EVENTS_LIMIT if keep_events is None else keep_events
+    save = runs <= SAVE_LIMIT
     chunks = [(first, min(chunk_size, runs - first)) for first in range(0, runs, chunk_size)]
-    # Small runs keep each block's state at the divergence; large ones simulate the common
-    # history twice (once to count misses, once to go on) so that memory stays bounded.
-    saved: dict[int, Block] = {}
-    misses = []
-    for first, count in chunks:
-        block = _history(program, seed, first, count, divergence)
-        misses.append(_misses(block, prior))
-        if runs <= SAVE_LIMIT:
-            saved[first] = block
-    all_misses = np.concatenate(misses)
-    tolerance = _tolerance(all_misses, min_kept_share) if condition else None
-    parts = []
-    for (first, count), block_misses in zip(chunks, misses, strict=True):
-        block = saved.pop(first, None) or _history(program, seed, first, count, divergence)
-        parts.append(_twin_block(block, block_misses, tolerance, plan, divergence, weights, keep))
+    with _pool(workers, len(chunks)) as pool:
+        # Small runs keep each block's state at the divergence; large ones simulate the common
+        # history twice (once to count misses, once to go on) so that memory stays bounded.
+        histories = list(pool.map(
+            _history_task, *zip(*[(scenario, seed, f, c, divergence, prior, save) for f, c in chunks],
+                                strict=True),
+        ))
+        all_misses = np.concatenate([h[0] for h in histories])
+        tolerance = _tolerance(all_misses, min_kept_share) if condition else None
+        tasks = [
+            (scenario, seed, first, count, divergence, history, tolerance, plan, weights, keep)
+            for (first, count), history in zip(chunks, histories, strict=True)
+        ]
+        parts = list(pool.map(_twin_task, *zip(*tasks, strict=True)))
     kept = np.concatenate([p[0] for p in parts])
     if kept.size == 0:
         raise ConditioningError("no timeline reproduces the record before the divergence")
@@ -166,6 +176,56 @@ def run_twins(
     )
 
 
+class _Inline:
+    """A stand-in for a process pool that runs tasks in this process, in order."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def map(self, fn: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
+        return map(fn, *iterables)
+
+
+def _pool(workers: int, tasks: int) -> Any:
+    """Worker processes when asked for and useful; results come back in task order either way."""
+    if workers <= 1 or tasks <= 1:
+        return _Inline()
+    return ProcessPoolExecutor(max_workers=min(workers, tasks))
+
+
+History = tuple[np.ndarray, tuple[WorldState, Records] | None]
+
+
+def _history_task(
+    scenario: Scenario, seed: int, first: int, count: int, divergence: int, prior: list[int],
+    save: bool,
+) -> History:
+    block = _history(VectorProgram(scenario), seed, first, count, divergence)
+    return _misses(block, prior), ((block.world, block.records) if save else None)
+
+
+def _twin_task(
+    scenario: Scenario, seed: int, first: int, count: int, divergence: int, history: History,
+    tolerance: int | None, plan: Plan, weights: np.ndarray, keep: bool,
+) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray, dict[str, np.ndarray]]:
+    program = VectorProgram(scenario)
+    misses, saved = history
+    if saved is not None:
+        block = Block(program, seed, saved[0], saved[1])
+    else:
+        block = _history(program, seed, first, count, divergence)
+    return _twin_block(block, misses, tolerance, plan, divergence, weights, keep)
+
+
+def _history(program: VectorProgram, seed: int, first: int, count: int, divergence: int) -> Block:
+    block = start_block(program, seed, first, count)
+    block.advance(NO_PLAN, stop=divergence - 1)
+    return block
+
+
 def status_slots(scenario: Scenario) -> dict[str, int]:
     """Slots that say whether an actor is still in play (alive, free)."""
     return {
@@ -174,10 +234,7 @@ def status_slots(scenario: Scenario) -> dict[str, int]:
     }
 
 
-def _history(program: VectorProgram, seed: int, first: int, count: int, divergence: int) -> Block:
-    block = start_block(program, seed, first, count)
-    block.advance(NO_PLAN, stop=divergence - 1)
-    return block
+
 
 
 def _misses(block: Block, prior: list[int]) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from kremlinology.engine import rng
 from kremlinology.engine.state import Plan, WorldState
-from kremlinology.scenario.expressions import BOOL, NEVER_MONTHS, Node
+from kremlinology.scenario.expressions import BOOL, NEVER_MONTHS, Node, walk
 from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
 
 Value = np.ndarray | float | bool
@@ -86,8 +86,55 @@ _REDUCE: dict[str, Callable[[Value, Value], Value]] = {
 }
 
 
-def compile_vector(node: Node) -> Closure:
-    """Return a function of a WorldState that evaluates ``node`` for every timeline at once."""
+def compile_vector(node: Node, cache: dict[Node, Closure] | None = None, slots: int = 0) -> Closure:
+    """Return a function of a WorldState that evaluates ``node`` for every timeline at once.
+
+    Structurally equal subtrees share one closure through ``cache``. With ``slots`` (the number of
+    state slots) a closure remembers its last value until one of the slots, event records or the
+    month that it reads is written again (see WorldState.touch): derived quantities are read by
+    many events, and most months change little of what they read.
+    """
+    if cache is None:
+        cache = {}
+    found = cache.get(node)
+    if found is not None:
+        return found
+    closure = _build(node, cache, slots)
+    if slots and node.op not in ("const", "month", "slot"):
+        closure = _memoised(closure, dependencies(node, slots))
+    cache[node] = closure
+    return closure
+
+
+def dependencies(node: Node, slots: int) -> tuple[int, ...]:
+    """Indices into WorldState.stamps of everything an expression reads."""
+    found: set[int] = set()
+    for part in walk(node):
+        if part.op == "slot":
+            found.add(int(part.args[0]))  # type: ignore[call-overload]
+        elif part.op in ("fired", "since", "chose"):
+            found.add(slots + int(part.args[0]))  # type: ignore[call-overload]
+        if part.op in ("month", "since"):
+            found.add(-1)
+    return tuple(sorted(found))
+
+
+def _memoised(closure: Closure, reads: tuple[int, ...]) -> Closure:
+    memo: list[object] = [None, -1, None]  # world, clock at evaluation, value
+    reads = reads or (-1,)
+
+    def evaluate(w: WorldState) -> Value:
+        stamps = w.stamps
+        if memo[0] is w and stamps is not None and max(map(stamps.__getitem__, reads)) <= memo[1]:  # type: ignore[operator]
+            return memo[2]  # type: ignore[return-value]
+        value = closure(w)
+        memo[0], memo[1], memo[2] = w, w.clock, value
+        return value
+
+    return evaluate
+
+
+def _build(node: Node, cache: dict[Node, Closure], slots: int) -> Closure:
     op = node.op
     if op == "const":
         return _const(node)
@@ -97,14 +144,55 @@ def compile_vector(node: Node) -> Closure:
         return lambda w: float(w.month)
     if op in ("fired", "since", "chose"):
         return _event_closure(node)
-    children = [compile_vector(a) for a in node.args if isinstance(a, Node)]
+    children = [compile_vector(a, cache, slots) for a in node.args if isinstance(a, Node)]
     if op in _BINARY:
         left, right, fn = children[0], children[1], _BINARY[op]
         return lambda w: fn(left(w), right(w))
+    if op in ("and", "or"):
+        return _logical(op, children)
     if op in _REDUCE:
         reducer = _REDUCE[op]
         return lambda w: functools.reduce(reducer, (c(w) for c in children))
+    if op == "if" and all(a.op == "const" for a in node.args[1:]):  # type: ignore[union-attr]
+        return _constant_branches(node, children[0])
     return _unary_or_special(op, children)
+
+
+def _logical(op: str, children: list[Closure]) -> Closure:
+    """Elementwise and/or that stops once the answer is settled for every timeline.
+
+    Expressions have no side effects, so skipping the remaining operands changes no result.
+    """
+    settled = op == "or"  # the value that decides the answer on its own
+    combine = np.logical_or if settled else np.logical_and
+
+    def evaluate(w: WorldState) -> Value:
+        result: Value = children[0](w)
+        for child in children[1:]:
+            if _all_equal(result, settled):
+                return result
+            result = combine(result, child(w))
+        return result
+
+    return evaluate
+
+
+def _all_equal(value: Value, target: bool) -> bool:
+    if isinstance(value, np.ndarray):
+        return bool(value.all()) if target else not value.any()
+    return bool(value) == target
+
+
+def _constant_branches(node: Node, test: Closure) -> Closure:
+    """``a if cond else b`` with constant branches: one select, without broadcasting scalars."""
+    then = node.args[1].args[0]  # type: ignore[union-attr]
+    other = node.args[2].args[0]  # type: ignore[union-attr]
+    if node.type == BOOL:
+        return lambda w: np.where(test(w), bool(then), bool(other))
+    if float(then) == 1.0 and float(other) == 0.0:  # type: ignore[arg-type]
+        return lambda w: _to_number(test(w))
+    a, b = float(then), float(other)  # type: ignore[arg-type]
+    return lambda w: np.where(test(w), a, b)
 
 
 def _unary_or_special(op: str, children: list[Closure]) -> Closure:
@@ -151,11 +239,17 @@ class Observer(Protocol):
 class _CompiledEffects:
     """An event's (or option's) assignments, with targets' ranges."""
 
-    def __init__(self, scenario: Scenario, effects: tuple[Effect, ...]) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        effects: tuple[Effect, ...],
+        cache: dict[Node, Closure],
+        slots: int,
+    ) -> None:
         self.items = [
             (
                 e.slot,
-                compile_vector(e.expr),
+                compile_vector(e.expr, cache, slots),
                 scenario.slots[e.slot].low,
                 scenario.slots[e.slot].high,
             )
@@ -163,7 +257,16 @@ class _CompiledEffects:
         ]
 
     def values(self, world: WorldState) -> list[tuple[int, Value, float | None, float | None]]:
-        return [(slot, fn(world), low, high) for slot, fn, low, high in self.items]
+        """Evaluate every right-hand side on the current state.
+
+        A bare name evaluates to a view of its row of ``world.values``; it is copied here, or an
+        earlier assignment of the same event would change the value a later one assigns.
+        """
+        return [(slot, _detach(fn(world)), low, high) for slot, fn, low, high in self.items]
+
+
+def _detach(value: Value) -> Value:
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 class VectorProgram:
@@ -171,18 +274,21 @@ class VectorProgram:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.when = [compile_vector(e.when) for e in scenario.events]
-        self.hazard = [compile_vector(e.hazard) if e.hazard else None for e in scenario.events]
-        self.effects = [_CompiledEffects(scenario, e.effects) for e in scenario.events]
-        self.weights = [[compile_vector(o.weight) for o in e.options] for e in scenario.events]
+        self.cache: dict[Node, Closure] = {}
+        cache = self.cache
+        self.slots = len(scenario.slots)
+        self.when = [compile_vector(e.when, cache, self.slots) for e in scenario.events]
+        self.hazard = [compile_vector(e.hazard, cache, self.slots) if e.hazard else None for e in scenario.events]
+        self.effects = [_CompiledEffects(scenario, e.effects, cache, self.slots) for e in scenario.events]
+        self.weights = [[compile_vector(o.weight, cache, self.slots) for o in e.options] for e in scenario.events]
         self.option_effects = [
-            [_CompiledEffects(scenario, o.effects) for o in e.options] for e in scenario.events
+            [_CompiledEffects(scenario, o.effects, cache, self.slots) for o in e.options] for e in scenario.events
         ]
         self.alive_rows = [_alive_rows(scenario, e) for e in scenario.events]
         self.active = _active_by_month(scenario)
-        facts = [compile_vector(f.condition) for f in scenario.facts]
+        facts = [compile_vector(f.condition, cache, self.slots) for f in scenario.facts]
         self.probes = {
-            "outcome": [compile_vector(o.expr) for o in scenario.outcomes],
+            "outcome": [compile_vector(o.expr, cache, self.slots) for o in scenario.outcomes],
             "open": facts,
             "close": facts,
         }
@@ -196,20 +302,22 @@ class VectorProgram:
     ) -> None:
         """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop+1``."""
         set_closures = {
-            m: [(slot, compile_vector(expr)) for slot, expr in items]
+            m: [(slot, compile_vector(expr, self.cache, self.slots)) for slot, expr in items]
             for m, items in plan.sets.items()
         }
         draws = _Draws(seed, self.scenario.start, world.timelines)
+        world.touch(-1)
         while world.month <= stop:
             month = world.month
             if observer is not None:
                 observer.month_start(world)
             for slot, fn in set_closures.get(month, ()):
-                _assign(world, slot, fn(world), None, self.scenario)
+                _assign(world, slot, _detach(fn(world)), None, self.scenario)
             for event in self.active.get(month, ()):
                 if not plan.is_blocked(event, month):
                     self._step(world, event, plan, draws, observer)
             world.month = month + 1
+            world.touch(-1)
 
     def _step(
         self, world: WorldState, e: int, plan: Plan, draws: _Draws, observer: Observer | None
@@ -217,11 +325,16 @@ class VectorProgram:
         event = self.scenario.events[e]
         month, size = world.month, world.size
         once_ok = world.last[e] < 0 if event.once else np.ones(size, dtype=bool)
-        eligible = once_ok & np.broadcast_to(self.when[e](world), (size,))
         forced = plan.is_forced(e, month)
+        candidates = once_ok
         if event.trigger is not None:
             source, delay = event.trigger
-            fires = eligible & (world.last[source] == month - delay)
+            candidates = once_ok & (world.last[source] == month - delay)
+        if not forced and not candidates.any():
+            return  # nothing can happen: skip evaluating the condition
+        eligible = candidates & np.broadcast_to(self.when[e](world), (size,))
+        if event.trigger is not None:
+            fires = eligible
         elif eligible.any():
             hazard = self.hazard[e]
             assert hazard is not None
@@ -249,21 +362,27 @@ class VectorProgram:
         observer: Observer | None,
     ) -> None:
         e = event.index
-        chosen = self._choose(world, event, plan, draws) if event.options else None
-        pending = [(fires, v) for v in self.effects[e].values(world)]
+        rows = np.flatnonzero(fires)
+        chosen = self._choose(world, event, plan, draws)[rows] if event.options else None
+        pending = [(rows, v) for v in self.effects[e].values(world)]
         if chosen is not None:
             for k, option_effects in enumerate(self.option_effects[e]):
-                mask = fires & (chosen == k)
-                if option_effects.items and mask.any():
-                    pending.extend((mask, v) for v in option_effects.values(world))
-        for mask, (slot, value, low, high) in pending:
-            _assign(world, slot, value, mask, self.scenario, low, high)
+                if option_effects.items:
+                    picked = rows[chosen == k]
+                    if picked.size:
+                        pending.extend((picked, v) for v in option_effects.values(world))
+        for where, (slot, value, low, high) in pending:
+            _assign_rows(world, slot, value, where, low, high)
         month = world.month
-        world.last[e] = np.where(fires, month, world.last[e])
-        world.first[e] = np.where(fires & (world.first[e] < 0), month, world.first[e])
-        world.count[e] += fires
+        world.last[e, rows] = month
+        first = world.first[e, rows]
+        world.first[e, rows] = np.where(first < 0, month, first)
+        world.count[e, rows] += 1
+        if world.fingerprint is not None and world.fingerprint_weights is not None:
+            world.fingerprint[rows] += world.fingerprint_weights[self.slots + e]
         if chosen is not None:
-            world.option[e] = np.where(fires, chosen, world.option[e])
+            world.option[e, rows] = chosen
+        world.touch(self.slots + e)
         if observer is not None:
             observer.fired(world, e, fires)
 
@@ -287,6 +406,36 @@ class VectorProgram:
         return np.where(total_positive, chosen, 0).astype(np.int16)
 
 
+def _assign_rows(
+    world: WorldState,
+    slot: int,
+    value: Value,
+    rows: np.ndarray,
+    low: float | None,
+    high: float | None,
+) -> None:
+    """Assign ``value`` (a scalar or a full-width array) to ``slot`` in the timelines ``rows``."""
+    number = np.asarray(value, dtype=np.float64)
+    if number.ndim:
+        number = number[rows]
+    if low is not None:
+        number = np.maximum(number, low)
+    if high is not None:
+        number = np.minimum(number, high)
+    if world.fingerprint is not None:
+        _rehash(world, slot, rows, np.broadcast_to(number, rows.shape))
+    world.values[slot, rows] = number
+    world.touch(slot)
+
+
+def _rehash(world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray) -> None:
+    """Update the fingerprints of ``rows`` for ``slot`` taking the values ``new``."""
+    assert world.fingerprint is not None and world.fingerprint_weights is not None
+    old_bits = np.ascontiguousarray(world.values[slot, rows]).view(np.uint64)
+    new_bits = np.ascontiguousarray(new, dtype=np.float64).view(np.uint64)
+    world.fingerprint[rows] += world.fingerprint_weights[slot] * (new_bits - old_bits)
+
+
 def _assign(
     world: WorldState,
     slot: int,
@@ -303,10 +452,13 @@ def _assign(
         number = np.maximum(number, low)
     if high is not None:
         number = np.minimum(number, high)
-    if mask is None:
-        world.values[slot] = number
-    else:
-        world.values[slot] = np.where(mask, number, world.values[slot])
+    full = np.broadcast_to(number, (world.size,))
+    if mask is not None:
+        full = np.where(mask, full, world.values[slot])
+    if world.fingerprint is not None:
+        _rehash(world, slot, slice(None), full)
+    world.values[slot] = full
+    world.touch(slot)
 
 
 class _Draws:

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from kremlinology.scenario.loader import SourceFile
 
 
-
 def default_split(manifest: schema.Manifest, month: int) -> str:
     """A fact's split unless it names one: held out from the manifest's ``holdout_from`` on."""
     if manifest.holdout_from is not None and month >= parse_month(manifest.holdout_from):

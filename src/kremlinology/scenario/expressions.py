@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, TypeGuard
@@ -171,7 +172,9 @@ class _Compiler:
         if isinstance(value, bool):
             return const(value, BOOL)
         if isinstance(value, int | float):
-            if not math.isfinite(float(value)) or abs(float(value)) > 1e300:
+            # an int literal can be too large for a float (OverflowError): compare it as an int
+            too_big = abs(value) > 10**300 if isinstance(value, int) else abs(value) > 1e300
+            if too_big or not math.isfinite(float(value)):
                 raise self.fail(node, "number is out of range")
             return const(float(value), NUM)
         if isinstance(value, str):
@@ -437,7 +440,9 @@ def _compile_text(source: str, namespace: Namespace, expect: Categorical | None)
     # below are shifted back by the opening parenthesis and mapped onto the original lines.
     masked, marks = mask_dates(source.replace("\n", " ").replace("\r", " "))
     try:
-        tree = ast.parse("(" + masked + ")", mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says enough
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse("(" + masked + ")", mode="eval")
         compiler = _Compiler(namespace, {(1, col + 1) for _line, col in marks})
         return compiler.visit(tree, expect)
     except SyntaxError as error:

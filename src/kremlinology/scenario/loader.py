@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,16 +67,49 @@ class SourceFile:
             parts = parts[:-1]
         return Position(self.name, 1, 1)
 
+    lines: list[str] = field(default_factory=list)
+
     def inside(self, path: Iterable[str | int], line: int, col: int) -> Position:
-        """Return the position of (line, col) of the text of the scalar at ``path``."""
+        """Return the position of (line, col) of the text of the scalar at ``path``.
+
+        The scalar's text may span several lines of the file (a block scalar, or a folded plain
+        or quoted one): its characters are walked line by line, each file line contributing its
+        text without indentation plus one joining character.
+        """
         parts = tuple(path)
         base = self.at(parts)
         style = self.styles.get(parts, "plain")
+        text = self._text_at(parts)
+        if text is None or base.line > len(self.lines):
+            return Position(self.name, base.line, base.col)
+        before = text.split("\n")[: max(0, line - 1)]
+        offset = sum(len(part) + 1 for part in before) + col - 1
         if style == "block":
-            return Position(self.name, base.line + line, col)
-        if line > 1:
-            return Position(self.name, base.line + line - 1, col)
-        return Position(self.name, base.line, base.col + (style == "quoted") + col - 1)
+            rows = self.lines[base.line :]
+            indents = [len(r) - len(r.lstrip(" ")) for r in rows if r.strip()]
+            indent = indents[0] if indents else 0
+            segments = [(base.line + 1 + i, indent + 1, r[indent:]) for i, r in enumerate(rows)]
+        else:
+            start = base.col + (style == "quoted")
+            first = self.lines[base.line - 1][start - 1 :]
+            segments = [(base.line, start, first)]
+            for i, row in enumerate(self.lines[base.line :]):
+                stripped = row.lstrip(" \t")
+                segments.append((base.line + 1 + i, len(row) - len(stripped) + 1, stripped))
+        for number, first_col, segment in segments:
+            if offset <= len(segment):
+                return Position(self.name, number, first_col + offset)
+            offset -= len(segment) + 1
+        return Position(self.name, base.line, base.col)
+
+    def _text_at(self, parts: PathKey) -> str | None:
+        node = self.data
+        try:
+            for part in parts:
+                node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+        return node if isinstance(node, str) else None
 
 
 def bundled_scenarios() -> list[str]:
@@ -157,6 +191,7 @@ def parse_yaml(text: str, name: str) -> SourceFile:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     yaml.preserve_quotes = True
+    _check_flow_depth(text, name)
     try:
         data = yaml.load(io.StringIO(text))
     except MarkedYAMLError as error:
@@ -164,39 +199,118 @@ def parse_yaml(text: str, name: str) -> SourceFile:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = f"YAML error: {error.problem or error.context or 'cannot parse'}"
         raise ScenarioError([Problem(Position(name, line, col), message)]) from None
-    except (YAMLError, RecursionError, ValueError) as error:
+    except Exception as error:  # YAMLError, RecursionError, or an internal error of the parser
         message = f"YAML error: {str(error).splitlines()[0] if str(error) else 'cannot parse'}"
         raise ScenarioError([Problem(Position(name), message)]) from None
-    source = SourceFile(name, None, {}, {}, {})
+    source = SourceFile(name, None, {}, {}, {}, text.split("\n"))
     try:
-        source.data = _plain(data, (), source)
+        source.data = _Plain(source).convert(data, ())
     except RecursionError:
         raise ScenarioError([Problem(Position(name), "YAML is nested too deeply")]) from None
     return source
 
 
-def _plain(node: Any, path: PathKey, source: SourceFile) -> Any:
-    """Convert ruamel's round-trip objects to plain Python, recording positions on the way."""
-    name, values, keys = source.name, source.values, source.keys
-    if isinstance(node, CommentedMap):
-        values.setdefault(path, Position(name, node.lc.line + 1, node.lc.col + 1))
-        result: dict[Any, Any] = {}
-        for key in node:
-            key_line, key_col = node.lc.key(key)
-            value_line, value_col = node.lc.value(key)
-            child = (*path, str(key))
-            keys[child] = Position(name, key_line + 1, key_col + 1)
-            values[child] = Position(name, value_line + 1, value_col + 1)
-            result[str(key)] = _plain(node[key], child, source)
-        return result
-    if isinstance(node, CommentedSeq):
-        values.setdefault(path, Position(name, node.lc.line + 1, node.lc.col + 1))
-        items = []
-        for index, item in enumerate(node):
-            line, col = node.lc.item(index)
-            values[(*path, index)] = Position(name, line + 1, col + 1)
-            items.append(_plain(item, (*path, index), source))
-        return items
+MAX_FLOW_DEPTH = 100
+"""Deepest nesting of [ ] and { } accepted (ruamel's scanner is quadratic in this depth)."""
+MAX_NODES = 500_000
+"""Most values a file may hold once its aliases are expanded (refuses 'billion laughs')."""
+_FLOW_TOKENS = re.compile(r"""[\[\]{}]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|(?:^|(?<=\s))#[^\n]*""", re.M)
+
+
+def _check_flow_depth(text: str, name: str) -> None:
+    """Refuse flow collections nested deeper than MAX_FLOW_DEPTH before the parser sees them.
+
+    Quoted strings and comments are skipped; a bracket inside a plain or block scalar may be
+    counted, which can only make this check stricter than YAML itself, never looser.
+    """
+    depth = 0
+    for match in _FLOW_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                start = match.start()
+                line = text.count("\n", 0, start) + 1
+                col = start - (text.rfind("\n", 0, start) + 1) + 1
+                message = f"YAML is nested too deeply (more than {MAX_FLOW_DEPTH} levels)"
+                raise ScenarioError([Problem(Position(name, line, col), message)])
+        elif token in "]}":
+            depth = max(0, depth - 1)
+
+
+class _Plain:
+    """Converts ruamel's round-trip objects to plain Python, recording positions on the way.
+
+    A node reached again through an alias is converted once and shared; its expanded size still
+    counts towards MAX_NODES, so an alias bomb is refused without being expanded.
+    """
+
+    def __init__(self, source: SourceFile) -> None:
+        self.source = source
+        self.done: dict[int, tuple[Any, int]] = {}
+        self.size = 0
+
+    def convert(self, node: Any, path: PathKey) -> Any:
+        value, _size = self._convert(node, path)
+        return value
+
+    def _convert(self, node: Any, path: PathKey) -> tuple[Any, int]:
+        if not isinstance(node, CommentedMap | CommentedSeq):
+            return _scalar(node, path, self.source), 1
+        seen = self.done.get(id(node))
+        if seen is not None:
+            self._count(seen[1])
+            return seen
+        name, values, keys = self.source.name, self.source.values, self.source.keys
+        here = (node.lc.line or 0, node.lc.col or 0)
+        values.setdefault(path, Position(name, here[0] + 1, here[1] + 1))
+        before = self.size
+        self._count(1)
+        result: Any
+        if isinstance(node, CommentedMap):
+            result = {}
+            for key in node:
+                key_line, key_col = _mark(node.lc.key, key, here)
+                value_line, value_col = _mark(node.lc.value, key, here)
+                child = (*path, str(key))
+                keys[child] = Position(name, key_line + 1, key_col + 1)
+                values[child] = Position(name, value_line + 1, value_col + 1)
+                result[str(key)] = self._item(node[key], child)
+        else:
+            result = []
+            for index, item in enumerate(node):
+                line, col = _mark(node.lc.item, index, here)
+                values[(*path, index)] = Position(name, line + 1, col + 1)
+                result.append(self._item(item, (*path, index)))
+        self.done[id(node)] = (result, self.size - before)
+        return result, self.size - before
+
+    def _item(self, node: Any, path: PathKey) -> Any:
+        if isinstance(node, CommentedMap | CommentedSeq):
+            return self._convert(node, path)[0]
+        self._count(1)
+        return _scalar(node, path, self.source)
+
+    def _count(self, nodes: int) -> None:
+        self.size += nodes
+        if self.size > MAX_NODES:
+            message = f"YAML holds more than {MAX_NODES:,} values once its aliases are expanded"
+            raise ScenarioError([Problem(Position(self.source.name), message)])
+
+
+def _mark(lookup: Any, key: Any, fallback: tuple[int, int]) -> tuple[int, int]:
+    """Return ruamel's (line, col) of a key or item; the parent's where it has none (a key
+    brought in by a merge ``<<``, a node built from a tag)."""
+    try:
+        found = lookup(key)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return fallback
+    if not isinstance(found, list | tuple) or len(found) != 2 or None in found:
+        return fallback
+    return int(found[0]), int(found[1])
+
+
+def _scalar(node: Any, path: PathKey, source: SourceFile) -> Any:
     if isinstance(node, str):
         if isinstance(node, LiteralScalarString | FoldedScalarString):
             source.styles[path] = "block"

@@ -1,0 +1,364 @@
+"""Reports: a what-if written up as Markdown and forum BBCode, with charts and chronicles.
+
+``write_report`` builds the whole report in a hidden temporary folder next to ``out_dir`` and
+moves it into place only when every file is written, so a failure never leaves a half-written
+folder behind (an earlier report in ``out_dir`` stays as it was).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kremlinology import __version__
+from kremlinology.months import month_words
+from kremlinology.narrate import formats
+from kremlinology.narrate.chronicle import Chronicle, chronicle
+from kremlinology.narrate.families import Family, families, surprising
+from kremlinology.scenario.errors import KremlinologyError
+
+if TYPE_CHECKING:
+    from kremlinology.counterfactual.query import WhatIfResult
+
+FILES = ("report.md", "report.bbcode", "result.json")
+CHART_TEXT = {
+    "outcomes": "Baseline against what-if for the headline outcomes, with 95% intervals",
+    "drivers": "What decides the headline outcomes in the what-if world",
+    "divergence": "How fast the two worlds part, month by month, with a 95% interval",
+}
+
+
+class ReportError(KremlinologyError):
+    """A report that cannot be written where it was asked for."""
+
+
+def write_report(result: WhatIfResult, out_dir: Path, max_families: int = 5) -> Path:
+    """Write report.md, report.bbcode, result.json and the charts into ``out_dir``; return it.
+
+    ``out_dir`` must not exist, be empty, or hold an earlier report (which is replaced whole).
+    """
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    parent = out_dir.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=parent))
+    try:
+        os.chmod(staging, 0o755)
+        build(result, staging, max_families)
+        _move_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _check_target(out_dir: Path) -> None:
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise ReportError(f"{out_dir} exists and is not a folder; choose another --out")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "report.md").is_file():
+        raise ReportError(f"{out_dir} is not empty and holds no report; choose another --out")
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        os.replace(staging, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=staging.parent))
+    os.rmdir(old)
+    os.replace(out_dir, old)
+    try:
+        os.replace(staging, out_dir)
+    except BaseException:
+        os.replace(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# -- contents --------------------------------------------------------------------------------
+
+
+def build(result: WhatIfResult, folder: Path, max_families: int = 5) -> None:
+    """Write every file of the report into an existing folder."""
+    from kremlinology.narrate.charts import save_charts
+
+    groups = families(result, max_families)
+    told = [_family_chronicle(result, i, f) for i, f in enumerate(groups, 1)]
+    odd = surprising(result)
+    strange = chronicle(result, timeline=odd.timeline)
+    strange = dataclasses.replace(
+        strange,
+        pick="surprising",
+        note="the least likely timeline that still happened: no other what-if world took a rarer "
+        "course of events",
+    )
+    charts = save_charts(result, folder)
+    data = result.to_dict()
+    data["families"] = [
+        {**f.to_dict(), "chronicle": c.to_dict()} for f, c in zip(groups, told, strict=True)
+    ]
+    data["surprising"] = {**odd.to_dict(), "chronicle": strange.to_dict()}
+    data["charts"] = charts
+    _write(folder / "result.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
+    _write(folder / "report.md", markdown(result, groups, told, strange))
+    _write(folder / "report.bbcode", bbcode(result, groups, told, strange))
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _family_chronicle(result: WhatIfResult, number: int, family: Family) -> Chronicle:
+    told = chronicle(result, timeline=family.representative)
+    return dataclasses.replace(
+        told,
+        pick="typical" if number == 1 else None,
+        note=f"the most typical timeline of family {number}, {family.share:.0%} of the what-if "
+        f"worlds ({family.label})",
+    )
+
+
+def title(result: WhatIfResult) -> str:
+    matched = result.resolved.whatif
+    return matched.title if matched is not None else result.resolved.query
+
+
+def _binary(result: WhatIfResult) -> dict[str, bool]:
+    from kremlinology.analysis.effects import outcome_columns
+
+    columns = outcome_columns(result.scenario, result.twin.factual.outcomes)
+    return {ident: binary for ident, _, _, binary in columns}
+
+
+def _value(value: float, binary: bool) -> str:
+    return f"{value:.1%}" if binary else f"{value:.3g}"
+
+
+def _change(value: float, binary: bool) -> str:
+    return f"{value * 100:+.1f} points" if binary else f"{value:+.3g}"
+
+
+def outcome_lines(result: WhatIfResult) -> list[tuple[str, str, str, str, str, str]]:
+    """Rows (label, baseline, what-if, change, interval, changed), largest change first."""
+    binary = _binary(result)
+    rows = []
+    for row in result.sorted_outcomes():
+        if row["baseline"] == row["whatif"] == 0 and row["changed"] == 0 and binary[row["id"]]:
+            continue
+        b = binary[row["id"]]
+        low, high = row["ci"]
+        rows.append(
+            (
+                row["label"],
+                _value(row["baseline"], b),
+                _value(row["whatif"], b),
+                _change(row["delta"], b),
+                f"{_change(low, b)} to {_change(high, b)}",
+                f"{row['changed']:.1%}",
+            )
+        )
+    return rows
+
+
+def summary(result: WhatIfResult, limit: int = 3) -> list[str]:
+    """A few plain sentences on the largest changes (probabilities and means told apart)."""
+    binary = _binary(result)
+    found: list[str] = []
+    for row in result.sorted_outcomes():
+        b = binary[row["id"]]
+        if (abs(row["delta"]) < 0.005 if b else row["changed"] == 0) or len(found) == limit:
+            continue
+        low, high = row["ci"]
+        sure = "clearly" if low > 0 or high < 0 else "perhaps"
+        if b:
+            direction = "more" if row["delta"] > 0 else "less"
+            found.append(
+                f"{row['label']}: {sure} {direction} likely, {row['baseline']:.0%} -> "
+                f"{row['whatif']:.0%} (95% interval of the change {low * 100:+.1f} to "
+                f"{high * 100:+.1f} points)."
+            )
+        else:
+            direction = "higher" if row["delta"] > 0 else "lower"
+            found.append(
+                f"{row['label']}: {sure} {direction} on average, {row['baseline']:.3g} -> "
+                f"{row['whatif']:.3g} (95% interval of the change {low:+.3g} to {high:+.3g})."
+            )
+    return found or ["No outcome changes by more than half a percentage point."]
+
+
+def conditioning(result: WhatIfResult) -> str:
+    twin = result.twin
+    kept = f"{twin.kept:,} of {twin.runs:,} timelines"
+    if twin.tolerance is None:
+        return f"{kept}, not conditioned on the record; seed {twin.seed}."
+    if not twin.prior_facts:
+        return f"{kept}; no fact of the record falls before the divergence; seed {twin.seed}."
+    return (
+        f"{kept} match the record before the divergence ({len(twin.prior_facts)} facts, at most "
+        f"{twin.tolerance} contradicted); seed {twin.seed}."
+    )
+
+
+def _byline(result: WhatIfResult) -> str:
+    scenario = result.scenario
+    return (
+        f"Kremlinology {__version__}, scenario {scenario.name} {scenario.version}. "
+        f"{conditioning(result)}"
+    )
+
+
+def _divergence(result: WhatIfResult) -> str:
+    return month_words(result.twin.divergence)
+
+
+def _admissibility(result: WhatIfResult) -> list[str]:
+    lines = []
+    for item in result.admissibility:
+        text = f"{item['intervention']}: {item['changes']}"
+        if "already_had_it" in item:
+            text += f"; {item['already_had_it']:.0%} of the timelines already had it"
+        lines.append(text + ".")
+    return lines
+
+
+def _driver_rows(result: WhatIfResult) -> list[tuple[str, str, str]]:
+    labels = {row["id"]: row["label"] for row in result.outcomes}
+    return [
+        (labels.get(r["outcome"], r["outcome"]), r["factor"], f"{r['importance']:.1%}")
+        for r in result.drivers
+    ]
+
+
+def markdown(
+    result: WhatIfResult, groups: list[Family], told: list[Chronicle], strange: Chronicle
+) -> str:
+    esc = formats.md_escape
+    lines = [f"# What if: {esc(title(result))}", "", f"*{esc(_byline(result))}*", ""]
+    lines += [
+        f"**Intervention:** `{' + '.join(i.text() for i in result.interventions)}`. "
+        f"The worlds part in {_divergence(result)}.",
+        "",
+    ]
+    lines += [f"- {esc(line)}" for line in _admissibility(result)]
+    lines += ["", "## In short", ""] + [f"- {esc(s)}" for s in summary(result)]
+    lines += [
+        "",
+        "## Outcomes",
+        "",
+        "Largest change first, with 95% paired intervals.",
+        "",
+        "| Outcome | Baseline | What-if | Change | 95% interval | Timelines changed |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in outcome_lines(result)]
+    lines += ["", _md_chart("outcomes")]
+    lines += ["", "## What decides it", ""]
+    drivers = _driver_rows(result)
+    if drivers:
+        lines += ["| Outcome | Factor | Variance explained |", "|---|---|---:|"]
+        lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in drivers]
+    else:
+        lines.append("No factor explains any headline outcome.")
+    lines += ["", _md_chart("drivers"), "", "## How fast the worlds part", ""]
+    lines.append(_md_chart("divergence"))
+    lines += ["", "## Families of what-if worlds", ""]
+    lines += [
+        f"{i}. In {f.share:.0%} of worlds ({f.size:,}): {esc(f.label)}."
+        for i, f in enumerate(groups, 1)
+    ]
+    for i, (family, story) in enumerate(zip(groups, told, strict=True), 1):
+        lines += [
+            "",
+            f"### Family {i}: {family.share:.0%} of worlds",
+            "",
+            formats.markdown(story, level=4).rstrip(),
+        ]
+    lines += ["", "## The most surprising world", "", formats.markdown(strange, level=3).rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def _md_chart(stem: str) -> str:
+    return f"![{CHART_TEXT[stem]}]({stem}.png)\n\n[{stem}.svg]({stem}.svg)"
+
+
+def bbcode(
+    result: WhatIfResult, groups: list[Family], told: list[Chronicle], strange: Chronicle
+) -> str:
+    esc = formats.bb_escape
+    lines = [
+        f"[b]What if: {esc(title(result))}[/b]",
+        f"[i]{esc(_byline(result))}[/i]",
+        "",
+        esc(
+            f"Intervention: {' + '.join(i.text() for i in result.interventions)}. "
+            f"The worlds part in {_divergence(result)}."
+        ),
+        "[list]",
+        *(f"[*]{esc(line)}" for line in _admissibility(result)),
+        "[/list]",
+        "",
+        "[b]In short[/b]",
+        "[quote]",
+        *(esc(s) for s in summary(result)),
+        "[/quote]",
+        "",
+        "[b]Outcomes[/b] [i](largest change first; 95% paired intervals)[/i]",
+        "[list]",
+    ]
+    for label, before, after, change, interval, changed in outcome_lines(result):
+        lines.append(
+            f"[*][b]{esc(label)}[/b]: {before} -> {after} (change {change}, 95% "
+            f"interval {interval}; {changed} of the timelines changed)"
+        )
+    lines += ["[/list]", _bb_chart("outcomes"), "", "[b]What decides it[/b]"]
+    drivers = _driver_rows(result)
+    if drivers:
+        lines += [
+            "[list]",
+            *(f"[*]{esc(o)} <- {esc(f)}: {v} of its variance" for o, f, v in drivers),
+            "[/list]",
+        ]
+    else:
+        lines.append("No factor explains any headline outcome.")
+    lines += [
+        _bb_chart("drivers"),
+        "",
+        "[b]How fast the worlds part[/b]",
+        _bb_chart("divergence"),
+        "",
+        "[b]Families of what-if worlds[/b]",
+        "[list]",
+    ]
+    lines += [f"[*]In {f.share:.0%} of worlds ({f.size:,}): {esc(f.label)}." for f in groups]
+    lines.append("[/list]")
+    for i, (family, story) in enumerate(zip(groups, told, strict=True), 1):
+        lines += [
+            f"[spoiler=Family {i}: {family.share:.0%} of worlds, a typical chronicle]",
+            formats.bbcode(story).rstrip(),
+            "[/spoiler]",
+        ]
+    lines += [
+        "[spoiler=The most surprising world]",
+        formats.bbcode(strange).rstrip(),
+        "[/spoiler]",
+        "",
+        "[i]Images: upload the PNG files of this report and put their addresses in the "
+        "img tags.[/i]",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _bb_chart(stem: str) -> str:
+    return f"[img]{stem}.png[/img]"
+
+
+def report_summary(folder: Path) -> dict[str, Any]:
+    """What a report folder holds (for the CLI's last line and the API)."""
+    return {"folder": str(folder), "files": sorted(p.name for p in folder.iterdir())}

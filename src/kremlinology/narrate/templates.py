@@ -1,0 +1,140 @@
+"""Chronicle sentences from the scenario's ``narrate:`` templates, or from the event's label.
+
+A template is plain text with placeholders in braces (``{{`` and ``}}`` write literal braces):
+
+- ``{month}``: the month in words (``June 1953``); ``{date}``: the month as ``1953-06``;
+  ``{year}``: the year;
+- ``{option}``: the label of the option taken;
+- ``{actors}``: the names of the event's actors (``Beria, Malenkov and Khrushchev``);
+- ``{label}``: the event's label.
+
+An option's own ``narrate`` is the whole sentence when that option is taken (it replaces the
+event's template). An event without any template gets a plain sentence from its label (and the
+option's label).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from kremlinology.months import format_month, month_words
+from kremlinology.scenario.errors import KremlinologyError
+from kremlinology.scenario.model import CompiledEvent, CompiledOption, Scenario
+
+FIELDS = ("month", "date", "year", "option", "actors", "label")
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_ENDS_SENTENCE = (".", "!", "?", "…", '."', '!"', '?"', ".”", "!”", "?”")
+
+
+class TemplateError(KremlinologyError):
+    """A ``narrate:`` template that cannot be filled (unknown placeholder, stray brace)."""
+
+
+def fill(template: str, values: Mapping[str, str], where: str) -> str:
+    """Replace the placeholders of ``template``; raise TemplateError naming ``where``."""
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        name = match.group(1)
+        if name is None:
+            raise TemplateError(f"{where}: stray '{token}' (write {{{{ or }}}} for a brace)")
+        if name not in values:
+            raise TemplateError(
+                f"{where}: unknown placeholder {{{name}}}; use "
+                + ", ".join("{" + f + "}" for f in FIELDS)
+            )
+        return values[name]
+
+    return _TOKEN.sub(replace, template)
+
+
+def placeholders(template: str) -> list[str]:
+    """Return the placeholder names a template uses, in order."""
+    return [m.group(1) for m in _TOKEN.finditer(template) if m.group(1) is not None]
+
+
+def join_names(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def finish(text: str) -> str:
+    """Collapse spaces, capitalise the first letter and end with a full stop if needed."""
+    text = " ".join(text.split())
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith(_ENDS_SENTENCE) else text + "."
+
+
+def _phrase(text: str) -> str:
+    text = " ".join(text.split())
+    return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+
+
+class Narrator:
+    """Writes the sentence of one firing of an event (month, option) for a scenario."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.names = {a.id: a.name for a in scenario.actors}
+
+    def values(self, event: CompiledEvent, month: int, option: str) -> dict[str, str]:
+        return {
+            "month": month_words(month),
+            "date": format_month(month),
+            "year": str(month // 12),
+            "option": option,
+            "actors": join_names([self.names.get(a, a) for a in event.actors]),
+            "label": event.label,
+        }
+
+    def sentence(self, event: CompiledEvent, month: int, option: int | None) -> str:
+        """Return the chronicle sentence of ``event`` firing at ``month`` with ``option``."""
+        chosen = event.options[option] if option is not None and event.options else None
+        where = f"event '{event.id}'"
+        label = chosen.label if chosen is not None else ""
+        if chosen is not None and chosen.narrate:
+            where = f"{where}, option '{chosen.id}'"
+            return finish(fill(chosen.narrate, self.values(event, month, label), where))
+        if event.narrate is not None:
+            return finish(fill(event.narrate, self.values(event, month, label), where))
+        return default_sentence(event, chosen)
+
+
+def default_sentence(event: CompiledEvent, option: CompiledOption | None) -> str:
+    """The sentence of an event without a template: its label and the option taken.
+
+    Every format prints an entry's month beside its sentence, so the sentence need not repeat it.
+    """
+    text = _phrase(event.label)
+    if option is not None:
+        text += f" ({_phrase(option.label)})"
+    return finish(text)
+
+
+def check_templates(scenario: Scenario) -> list[str]:
+    """Return one line per template problem in ``scenario`` (empty when every template fills)."""
+    narrator = Narrator(scenario)
+    problems = []
+    for event in scenario.events:
+        where = f"event '{event.id}'"
+        templates = [(where, event.narrate)] + [
+            (f"{where}, option '{o.id}'", o.narrate) for o in event.options
+        ]
+        for place, template in templates:
+            if template is None:
+                continue
+            if "option" in placeholders(template) and not event.options:
+                problems.append(f"{place}: template uses {{option}} but the event has no options")
+                continue
+            try:
+                fill(template, narrator.values(event, scenario.start, "option"), place)
+            except TemplateError as error:
+                problems.append(str(error))
+    return problems

@@ -1,0 +1,241 @@
+"""A small job queue that keeps long computations off the request path.
+
+A fixed number of worker threads take jobs from per-client queues in turn (round robin), so one
+client asking for many results cannot make another wait behind all of them. The same computation
+asked for twice while it is still queued or running is one job. A job that fails (bad input found
+late, or a bug) is marked failed with its message; the workers and the other jobs carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from kremlinology.scenario.errors import KremlinologyError
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+class QueueFull(Exception):
+    """Too many jobs are waiting; the client should try again later."""
+
+
+@dataclass
+class Job:
+    """One computation: its state, the stage it is in and an estimate of its progress."""
+
+    key: str
+    kind: str
+    client: str
+    work: Callable[[Job], Any]
+    estimate_s: float | None = None
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    state: str = QUEUED
+    stage: str = "waiting in line"
+    created: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None
+    error_kind: str | None = None  # "input" (the client's to fix) or "internal"
+    result: Any = None
+    future: Future[Any] = field(default_factory=Future)
+    meta: dict[str, Any] = field(default_factory=dict)
+    _stage_weight: tuple[float, float] = (0.0, 0.0)
+    _stage_started: float = 0.0
+    _stage_estimate: float | None = None
+
+    def set_stage(
+        self, stage: str, low: float, high: float, estimate_s: float | None = None
+    ) -> None:
+        """Enter a stage covering progress ``low .. high``; ``estimate_s`` its expected length."""
+        self.stage = stage
+        self._stage_weight = (low, high)
+        self._stage_started = time.monotonic()
+        self._stage_estimate = estimate_s
+
+    @property
+    def progress(self) -> float:
+        """Estimated share done, 0 to 1 (within a stage: by elapsed time against its estimate)."""
+        if self.state == DONE:
+            return 1.0
+        if self.state != RUNNING:
+            return 0.0
+        low, high = self._stage_weight
+        if not self._stage_estimate:
+            return low
+        share = (time.monotonic() - self._stage_started) / self._stage_estimate
+        return low + (high - low) * min(share, 0.95)
+
+    @property
+    def estimated(self) -> bool:
+        """Whether ``progress`` moves within the current stage (it has a time estimate)."""
+        return self.state != RUNNING or bool(self._stage_estimate)
+
+    @property
+    def elapsed_s(self) -> float:
+        end = self.finished if self.finished is not None else time.monotonic()
+        return end - (self.started if self.started is not None else self.created)
+
+
+class JobQueue:
+    """Worker threads serving per-client FIFO queues in round robin."""
+
+    def __init__(self, workers: int = 2, max_pending: int = 64, keep: int = 200) -> None:
+        if workers < 1 or max_pending < 1:
+            raise ValueError("workers and max_pending must be at least 1")
+        self.max_pending = max_pending
+        self._keep = keep
+        self._lock = threading.Condition()
+        self._queues: OrderedDict[str, deque[Job]] = OrderedDict()
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._active: dict[str, Job] = {}  # key -> queued or running job
+        self._workers = workers
+        self._closed = True
+        self._generation = 0
+        self._threads: list[threading.Thread] = []
+        self.open()
+
+    def open(self) -> None:
+        """Start the workers (again, after ``close``)."""
+        with self._lock:
+            if not self._closed:
+                return
+            self._closed = False
+            self._generation += 1
+            self._threads = [
+                threading.Thread(
+                    target=self._worker,
+                    args=(self._generation,),
+                    name=f"kremlinology-job-{i}",
+                    daemon=True,
+                )
+                for i in range(self._workers)
+            ]
+            for thread in self._threads:
+                thread.start()
+
+    def submit(
+        self,
+        key: str,
+        kind: str,
+        work: Callable[[Job], Any],
+        client: str = "anonymous",
+        estimate_s: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Job:
+        """Queue ``work(job)``, or return the queued or running job with the same key."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job queue is closed")
+            existing = self._active.get(key)
+            if existing is not None:
+                return existing
+            if self.pending() >= self.max_pending:
+                raise QueueFull(
+                    f"the server is busy: {self.pending()} jobs are waiting; try again in a minute"
+                )
+            job = Job(key, kind, client, work, estimate_s, meta=dict(meta or {}))
+            self._queues.setdefault(client, deque()).append(job)
+            self._active[key] = job
+            self._jobs[job.id] = job
+            self._forget_old()
+            self._lock.notify()
+            return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def pending(self) -> int:
+        """Number of jobs waiting for a worker."""
+        return sum(len(q) for q in self._queues.values())
+
+    def position(self, job: Job) -> int:
+        """How many queued jobs will start before this one (0 for a running or finished job)."""
+        with self._lock:
+            if job.state != QUEUED:
+                return 0
+            queues = [list(q) for q in self._queues.values()]
+            order: list[Job] = []
+            depth = max((len(q) for q in queues), default=0)
+            for level in range(depth):
+                order += [q[level] for q in queues if level < len(q)]
+            return order.index(job) if job in order else 0
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs; let running ones finish (up to ``timeout``), fail queued ones."""
+        with self._lock:
+            self._closed = True
+            waiting = [job for q in self._queues.values() for job in q]
+            self._queues.clear()
+            self._lock.notify_all()
+        for job in waiting:
+            self._finish(job, RuntimeError("the server is shutting down"))
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _next(self, generation: int) -> Job | None:
+        while not self._closed and generation == self._generation:
+            for client, queue in self._queues.items():
+                job = queue.popleft()
+                del self._queues[client]
+                if queue:
+                    self._queues[client] = queue  # back of the rotation
+                return job
+            self._lock.wait()
+        return None
+
+    def _worker(self, generation: int) -> None:
+        while True:
+            with self._lock:
+                job = self._next(generation)
+                if job is None:
+                    return
+                job.state, job.started = RUNNING, time.monotonic()
+                job.set_stage("starting", 0.0, 0.0)
+            if not job.future.set_running_or_notify_cancel():
+                self._finish(job, RuntimeError("cancelled"))
+                continue
+            try:
+                value = job.work(job)
+            except BaseException as error:
+                self._finish(job, error)
+            else:
+                self._finish(job, None, value)
+
+    def _finish(self, job: Job, error: BaseException | None, value: Any = None) -> None:
+        with self._lock:
+            job.finished = time.monotonic()
+            if error is None:
+                job.state, job.stage, job.result = DONE, "done", value
+            else:
+                job.state, job.stage = FAILED, "failed"
+                if isinstance(error, KremlinologyError | ValueError):
+                    job.error, job.error_kind = str(error), "input"
+                else:
+                    job.error = f"internal error: {type(error).__name__}: {error}"
+                    job.error_kind = "internal"
+                    log.error("job %s (%s) failed", job.id, job.kind, exc_info=error)
+            if self._active.get(job.key) is job:
+                del self._active[job.key]
+        if job.future.done():
+            return
+        if error is None:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(error)
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self._jobs.values() if j.state in (DONE, FAILED)]
+        for job in finished[: max(0, len(self._jobs) - self._keep)]:
+            del self._jobs[job.id]

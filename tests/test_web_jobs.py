@@ -1,0 +1,105 @@
+"""The job queue: round robin between clients, one job per key, failures stay contained."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from kremlinology.scenario.errors import KremlinologyError
+from kremlinology.web.jobs import DONE, FAILED, Job, JobQueue, QueueFull
+
+
+def test_clients_take_turns() -> None:
+    queue = JobQueue(workers=1, max_pending=50)
+    gate = threading.Event()
+    order: list[str] = []
+
+    def blocker(job: Job) -> None:
+        gate.wait(10)
+
+    def work(name: str):  # type: ignore[no-untyped-def]
+        def run(job: Job) -> str:
+            order.append(name)
+            return name
+
+        return run
+
+    first = queue.submit("block", "test", blocker, client="a")
+    while first.state != "running":
+        time.sleep(0.01)
+    jobs = [queue.submit(f"a{i}", "test", work(f"a{i}"), client="a") for i in range(4)]
+    late = queue.submit("b0", "test", work("b0"), client="b")
+    assert queue.position(jobs[0]) == 0 and queue.position(late) == 1
+    assert queue.position(jobs[3]) == 4
+    gate.set()
+    for job in [first, *jobs, late]:
+        job.future.result(10)
+    assert order == ["a0", "b0", "a1", "a2", "a3"]  # b is not kept waiting behind all of a's
+    queue.close()
+
+
+def test_same_key_is_one_job_and_progress_is_reported() -> None:
+    queue = JobQueue(workers=1)
+    gate = threading.Event()
+    runs = []
+
+    def work(job: Job) -> int:
+        job.set_stage("simulating", 0.1, 0.9, estimate_s=100.0)
+        runs.append(1)
+        gate.wait(10)
+        return 42
+
+    job = queue.submit("k", "test", work)
+    assert queue.submit("k", "test", work) is job
+    deadline = time.monotonic() + 5
+    while job.stage != "simulating" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.state == "running" and 0.1 <= job.progress < 0.9
+    gate.set()
+    assert job.future.result(5) == 42
+    assert job.state == DONE and job.progress == 1.0 and runs == [1]
+    again = queue.submit("k", "test", work)  # a finished job is not joined: it runs anew
+    assert again is not job
+    assert again.future.result(5) == 42
+    queue.close()
+
+
+def test_a_failing_job_does_not_take_others_down() -> None:
+    queue = JobQueue(workers=2)
+
+    def crash(job: Job) -> None:
+        raise RuntimeError("injected")
+
+    def bad_input(job: Job) -> None:
+        raise KremlinologyError("unknown event 'x'")
+
+    def fine(job: Job) -> str:
+        time.sleep(0.05)
+        return "ok"
+
+    jobs = [queue.submit(f"k{i}", "t", [crash, fine, bad_input][i % 3]) for i in range(9)]
+    for job in jobs:
+        job.future.exception(10)
+    assert [j.state for j in jobs] == [FAILED, DONE, FAILED] * 3
+    assert jobs[0].error_kind == "internal" and "injected" in (jobs[0].error or "")
+    assert jobs[2].error_kind == "input" and jobs[2].error == "unknown event 'x'"
+    assert queue.submit("after", "t", fine).future.result(5) == "ok"  # the workers live on
+    queue.close()
+
+
+def test_a_full_queue_refuses_and_close_fails_waiting_jobs() -> None:
+    queue = JobQueue(workers=1, max_pending=2)
+    gate = threading.Event()
+    running = queue.submit("run", "t", lambda job: gate.wait(10))
+    while running.state != "running":
+        time.sleep(0.01)
+    waiting = [queue.submit(f"w{i}", "t", lambda job: None) for i in range(2)]
+    with pytest.raises(QueueFull, match="busy"):
+        queue.submit("one too many", "t", lambda job: None)
+    gate.set()
+    queue.close()
+    assert running.state == DONE
+    for job in waiting:
+        assert job.state in (DONE, FAILED)
