@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/kremlinology run --scenario thaw --runs 20000 --seed 1
+	$(BIN)/kremlinology whatif beria_detects_coup --scenario thaw --runs 20000 --seed 1 --chronicle
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

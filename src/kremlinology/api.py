@@ -76,6 +76,7 @@ def whatif(
     *,
     condition: bool = True,
     workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> WhatIfResult:
     """Answer a what-if on twin worlds: an intervention, a catalogue id or free text.
 
@@ -86,7 +87,8 @@ def whatif(
 
     loaded = _scenario(scenario)
     return run_whatif(
-        loaded, query, check_runs(runs), check_seed(seed), condition, auto_workers(workers, runs)
+        loaded, query, check_runs(runs), check_seed(seed), condition,
+        auto_workers(workers, runs), progress,
     )
 
 

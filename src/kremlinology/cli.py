@@ -24,6 +24,7 @@ app = typer.Typer(
     help="Kremlinology: counterfactual history of the Soviet leadership, 1953-1964.",
 )
 EXIT_USAGE = 2
+MAX_ROWS = 20
 
 ScenarioOption = Annotated[str, typer.Option("--scenario", help="bundled name or folder path")]
 RunsOption = Annotated[str, typer.Option("--runs", help="number of timelines")]
@@ -173,17 +174,33 @@ def whatif(
     seed: SeedOption = "1",
     no_condition: NoConditionOption = False,
     as_json: JsonOption = False,
+    chronicle: Annotated[
+        bool, typer.Option("--chronicle", help="also print the typical what-if chronicle")
+    ] = False,
 ) -> None:
     """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
     from kremlinology.api import whatif as run_whatif
 
     n, s = parse_runs(runs), parse_seed(seed)
     with user_errors():
-        result = run_whatif(query, load(scenario), n, s, condition=not no_condition)
+        update, close = progress_bar("simulating twin worlds")
+        try:
+            result = run_whatif(
+                query, load(scenario), n, s, condition=not no_condition, progress=update
+            )
+        finally:
+            close()
     if as_json:
         print(result.to_json())
         return
     print_whatif(result)
+    if chronicle:
+        from kremlinology.narrate.chronicle import chronicle as make_chronicle
+
+        with user_errors():
+            story = make_chronicle(result, pick="typical")
+        print()
+        print(story.render("text"))
 
 
 def print_whatif(result: Any) -> None:
@@ -204,11 +221,17 @@ def print_whatif(result: Any) -> None:
         )
     table = Table("outcome", "baseline", "what-if", "change", "95% interval", "changed",
                   title="Outcomes, largest change first")
-    for row in result.sorted_outcomes():
+    rows = result.sorted_outcomes()
+    shown = [r for r in rows if r["changed"] > 0][:MAX_ROWS]
+    hidden = len(rows) - len(shown)
+    for row in shown:
         low, high = row["ci"]
         table.add_row(row["label"], f"{row['baseline']:.3f}", f"{row['whatif']:.3f}",
                       f"{row['delta']:+.3f}", f"{low:+.3f} .. {high:+.3f}", f"{row['changed']:.1%}")
     console.print(table)
+    if hidden:
+        console.print(f"({hidden} outcomes not shown: unchanged in every timeline, or beyond the "
+                      f"first {MAX_ROWS}; --json lists all)")
     if result.drivers:
         drivers = Table("outcome", "factor", "importance", title="What decides it (what-if world)")
         for row in result.drivers[:9]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,14 +189,22 @@ def _changes_text(item: Intervention, label: str) -> str:
 
 
 def run_whatif(
-    scenario: Scenario, query: str, runs: int, seed: int, condition: bool = True, workers: int = 1
+    scenario: Scenario,
+    query: str,
+    runs: int,
+    seed: int,
+    condition: bool = True,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> WhatIfResult:
     """Resolve a query and answer it on twin worlds (see docs/counterfactuals.md)."""
     started = time.perf_counter()
     resolved = resolve_query(query, scenario)
     plan = to_plan(resolved.interventions, scenario)
     divergence = divergence_month(resolved.interventions, scenario)
-    twin = run_twins(scenario, plan, divergence, runs, seed, condition, workers=workers)
+    twin = run_twins(
+        scenario, plan, divergence, runs, seed, condition, workers=workers, progress=progress
+    )
     admitted = admissibility(twin, resolved.interventions)
     rows = effects(twin)
     return WhatIfResult(

@@ -135,6 +135,7 @@ def run_twins(
     min_kept_share: float = 0.1,
     keep_events: bool | None = None,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TwinRun:
     """Simulate both worlds of ``runs`` timelines; see the module docstring.
 
@@ -163,7 +164,11 @@ def run_twins(
             (scenario, seed, first, count, divergence, history, tolerance, plan, weights, keep)
             for (first, count), history in zip(chunks, histories, strict=True)
         ]
-        parts = list(pool.map(_twin_task, *zip(*tasks, strict=True)))
+        parts = []
+        for part in pool.map(_twin_task, *zip(*tasks, strict=True)):
+            parts.append(part)
+            if progress is not None:
+                progress(sum(p[0].size for p in parts), runs)
     kept = np.concatenate([p[0] for p in parts])
     if kept.size == 0:
         raise ConditioningError("no timeline reproduces the record before the divergence")

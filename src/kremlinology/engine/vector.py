@@ -100,7 +100,7 @@ def compile_vector(node: Node, cache: dict[Node, Closure] | None = None, slots: 
     if found is not None:
         return found
     closure = _build(node, cache, slots)
-    if slots and node.op not in ("const", "month", "slot"):
+    if slots and node.op not in ("const", "month") and (node.op != "slot" or node.type == BOOL):
         closure = _memoised(closure, dependencies(node, slots))
     cache[node] = closure
     return closure
@@ -285,6 +285,11 @@ class VectorProgram:
             [_CompiledEffects(scenario, o.effects, cache, self.slots) for o in e.options] for e in scenario.events
         ]
         self.alive_rows = [_alive_rows(scenario, e) for e in scenario.events]
+        self.not_fired = [
+            compile_vector(Node("not", (Node("fired", (e.index,), BOOL),), BOOL), cache, self.slots)
+            if e.once else _const(Node("const", (True,), BOOL))
+            for e in scenario.events
+        ]
         self.active = _active_by_month(scenario)
         facts = [compile_vector(f.condition, cache, self.slots) for f in scenario.facts]
         self.probes = {
@@ -324,7 +329,7 @@ class VectorProgram:
     ) -> None:
         event = self.scenario.events[e]
         month, size = world.month, world.size
-        once_ok = world.last[e] < 0 if event.once else np.ones(size, dtype=bool)
+        once_ok = _full(self.not_fired[e](world), size)
         forced = plan.is_forced(e, month)
         candidates = once_ok
         if event.trigger is not None:
@@ -332,7 +337,7 @@ class VectorProgram:
             candidates = once_ok & (world.last[source] == month - delay)
         if not forced and not candidates.any():
             return  # nothing can happen: skip evaluating the condition
-        eligible = candidates & np.broadcast_to(self.when[e](world), (size,))
+        eligible = candidates & self.when[e](world)
         if event.trigger is not None:
             fires = eligible
         elif eligible.any():
@@ -479,6 +484,13 @@ class _Draws:
         stream = rng.stream_id(rng.EVENT_DRAW, month - self.start, event, slot)
         values = rng.uniforms(self.seed, stream, self.low, self.span)
         return values if self.contiguous else values[self.timelines - self.low]
+
+
+def _full(value: Value, size: int) -> np.ndarray:
+    """A boolean or number as an array over the block (arrays pass through)."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return value
+    return np.full(size, value)
 
 
 def _alive_rows(scenario: Scenario, event: CompiledEvent) -> list[int]:

@@ -1,0 +1,56 @@
+"""Each chain of shared/design/causal-chains.md: its counterfactual moves the later links the way the
+record implies, through mechanisms (no test here names a hand-written branch).
+
+Each case: a what-if from the catalogue, an outcome column, and the sign of the change the record
+implies. The paired 95% interval must exclude zero on that side (runs and seed fixed).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import kremlinology as k
+
+RUNS = 6000
+SEED = 2
+
+CHAINS = [
+    # June 1953: the uprising convinces the others; Beria learning of the plot early saves him.
+    ("no_gdr_uprising", "beria_removed_1953", -1),
+    ("beria_detects_coup", "beria_removed_1953", -1),
+    # Beria's grip on the organs against the army's and party's loathing.
+    ("zhukov_backs_beria", "beria_removed_1953", -1),
+    ("malenkov_stays_loyal", "beria_removed_1953", -1),
+    # The German offer and Western money need a surviving Beria and a less hostile Congress.
+    ("beria_german_reunification", "germany_neutral_reunified_1960", +1),
+    ("congress_approves_aid", "us_aid_to_ussr_1960", +1),
+    # Malenkov's eclipse ran through the Secretariat.
+    ("malenkov_keeps_secretariat", "leader_1957.khrushchev", -1),
+    # De-Stalinisation unsettles the satellites; China's backing keeps force out of Poland.
+    ("no_secret_speech", "hungary_invaded_1956", -1),
+    ("china_does_not_back_poland", "poland_invaded_1956", +1),
+    ("nagy_stays_in_pact", "hungary_invaded_1956", -1),
+    # 1957: the army's choice decides whether the plenum overturns the Presidium majority.
+    ("zhukov_backs_antiparty_group", "antiparty_group_wins_1957", +1),
+    # 1964: failures turn Khrushchev's appointees against him.
+    ("no_cuban_missiles", "cuban_missile_crisis_1962", -1),
+    ("no_cuban_missiles", "khrushchev_removed_1964", -1),
+    ("no_party_split", "khrushchev_removed_1964", -1),
+]
+
+
+@pytest.fixture(scope="module")
+def thaw():  # type: ignore[no-untyped-def]
+    return k.load_scenario("thaw")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("whatif", "outcome", "sign"), CHAINS)
+def test_chain_counterfactual_moves_later_links(thaw, whatif, outcome, sign) -> None:  # type: ignore[no-untyped-def]
+    result = k.whatif(whatif, thaw, runs=RUNS, seed=SEED, workers=1)
+    row = next(r for r in result.outcomes if r["id"] == outcome)
+    low, high = row["ci"]
+    if sign < 0:
+        assert high < 0, f"{whatif}: {outcome} should fall, got {row['delta']:+.3f} [{low:+.3f}, {high:+.3f}]"
+    else:
+        assert low > 0, f"{whatif}: {outcome} should rise, got {row['delta']:+.3f} [{low:+.3f}, {high:+.3f}]"
