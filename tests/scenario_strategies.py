@@ -1,10 +1,11 @@
 """Hypothesis strategies: random small scenarios (as YAML text) and random intervention plans.
 
-Every generated scenario is valid: it uses a fixed set of declared quantities (numbers with ranges,
-a boolean, a categorical, an actor, two parameters, a derived quantity) and 1 to 6 random events with
-random windows, conditions, hazards or triggers (acyclic, delay 0 to 2, in either direction so
-delay-0 reordering happens), once or repeating, options with random weights (negative ones too)
-and random effects. Numbers are bounded, so no expression overflows (NaN is out of scope).
+Every generated scenario is valid: it uses a fixed set of declared quantities (numbers with
+ranges, a boolean, a categorical, an actor, two parameters, a derived quantity) and 1 to 6 random
+events with random windows, conditions, hazards or triggers (acyclic, delay 0 to 2, in either
+direction so delay-0 reordering happens), once or repeating, options with random weights (negative
+ones too) and random effects. One variable is unbounded and starts huge, and 1e300 is among the
+constants, so infinities and NaN arise and both engines must treat them alike.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+from conftest import ScenarioNamespace
 from kremlinology.engine.state import Plan
 from kremlinology.scenario.expressions import (
     BOOL,
@@ -25,14 +27,12 @@ from kremlinology.scenario.expressions import (
 )
 from kremlinology.scenario.model import Scenario
 
-from conftest import ScenarioNamespace
-
 START, END = "2000-01", "2000-08"
 MONTHS = 8
-NUMBERS = ["a", "b", "hero.power", "p1", "d1"]
+NUMBERS = ["a", "b", "hero.power", "p1", "d1", "big"]
 BOOLEANS = ["flag", "hero.alive"]
 MOOD = ["calm", "angry", "wild"]
-CONSTANTS = ["0", "0.1", "0.25", "0.5", "1", "2", "3", "-1", "0.3"]
+CONSTANTS = ["0", "0.1", "0.25", "0.5", "1", "2", "3", "-1", "0.3", "1e300"]
 
 BASE = """\
 actors:
@@ -45,6 +45,7 @@ actors:
 variables:
   - {id: a, type: number, initial: 1, min: 0, max: 5}
   - {id: b, type: number, initial: 0, min: -50, max: 50}
+  - {id: big, type: number, initial: 1e200}
   - {id: flag, type: boolean, initial: false}
   - {id: mood, type: categorical, values: [calm, angry, wild], initial: calm}
 parameters:
@@ -157,7 +158,7 @@ class Expressions:
     def effects(self) -> dict[str, str]:
         targets = self.data.draw(
             st.lists(
-                st.sampled_from(["a", "b", "flag", "mood", "hero.power", "hero.alive"]),
+                st.sampled_from(["a", "b", "big", "flag", "mood", "hero.power", "hero.alive"]),
                 max_size=3,
                 unique=True,
             )

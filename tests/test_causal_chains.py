@@ -51,6 +51,10 @@ def test_chain_counterfactual_moves_later_links(thaw, whatif, outcome, sign) -> 
     row = next(r for r in result.outcomes if r["id"] == outcome)
     low, high = row["ci"]
     if sign < 0:
-        assert high < 0, f"{whatif}: {outcome} should fall, got {row['delta']:+.3f} [{low:+.3f}, {high:+.3f}]"
+        assert high < 0, (
+            f"{whatif}: {outcome} should fall, got {row['delta']:+.3f} [{low:+.3f}, {high:+.3f}]"
+        )
     else:
-        assert low > 0, f"{whatif}: {outcome} should rise, got {row['delta']:+.3f} [{low:+.3f}, {high:+.3f}]"
+        assert low > 0, (
+            f"{whatif}: {outcome} should rise, got {row['delta']:+.3f} [{low:+.3f}, {high:+.3f}]"
+        )

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from kremlinology.scenario.loader import load_scenario
-
 from conftest import TESTBED, write_scenario
+from kremlinology.scenario.loader import load_scenario
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 POSITION = re.compile(r"^.+:\d+:\d+: .+$")

@@ -11,15 +11,15 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
+from conftest import TESTBED
 from kremlinology.api import simulate
 from kremlinology.engine import rng
 from kremlinology.engine.params import draw_parameters
 from kremlinology.engine.simulate import Aggregates, RawRun, Timelines
 from kremlinology.scenario.model import Scenario
 
-from conftest import TESTBED
-
 RUNS = 3_000
+COMMAND = [sys.executable, "-m", "kremlinology", "run"]
 
 
 def without_elapsed(data: dict) -> dict:
@@ -85,8 +85,7 @@ def test_other_hash_seed_in_a_subprocess_gives_the_same_json(testbed: Scenario) 
     for hash_seed in ("0", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         done = subprocess.run(
-            [sys.executable, "-m", "kremlinology", "run", "--scenario", str(TESTBED)]
-            + ["--runs", "2000", "--seed", "77", "--json"],
+            [*COMMAND, "--scenario", str(TESTBED), "--runs", "2000", "--seed", "77", "--json"],
             capture_output=True,
             text=True,
             env=env,

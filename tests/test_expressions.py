@@ -1,4 +1,4 @@
-"""The expression compiler: refuses everything outside the allowlist, with positions; never crashes."""
+"""The expression compiler: refuses all outside the allowlist, with positions; never crashes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import ScenarioNamespace
 from kremlinology.engine.reference import Timeline, evaluate
 from kremlinology.engine.simulate import start_block
 from kremlinology.engine.vector import VectorProgram, compile_vector
@@ -25,8 +26,6 @@ from kremlinology.scenario.expressions import (
     compile_expression,
 )
 from kremlinology.scenario.model import Scenario
-
-from conftest import ScenarioNamespace
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +380,7 @@ def test_random_text_raises_only_expression_errors(ns: ScenarioNamespace, text: 
     compile_or_refuse(text, ns)
 
 
-SYMBOLS = list("()[]{}+-*/%<>=!,.:'\"\\ \n\t@&|^~#;") + ["__", "lambda", "if", "else", "for", "in"]
+SYMBOLS = [*"()[]{}+-*/%<>=!,.:'\"\\ \n\t@&|^~#;", "__", "lambda", "if", "else", "for", "in"]
 
 
 @settings(max_examples=400)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from kremlinology.api import simulate
 from kremlinology.analysis.outcomes import SimulationResult
+from kremlinology.api import simulate
 from kremlinology.months import parse_month
 from kremlinology.scenario.model import Scenario
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
+from conftest import ScenarioNamespace, vector_logs
 from kremlinology.api import simulate
 from kremlinology.engine import vector
 from kremlinology.engine.simulate import Block, start_block
@@ -15,8 +16,6 @@ from kremlinology.engine.state import NO_PLAN, Plan
 from kremlinology.engine.vector import VectorProgram
 from kremlinology.scenario.expressions import as_number, compile_expression
 from kremlinology.scenario.model import Scenario
-
-from conftest import ScenarioNamespace, vector_logs
 
 RUNS = 4_000
 SEED = 99

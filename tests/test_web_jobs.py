@@ -49,6 +49,8 @@ def test_same_key_is_one_job_and_progress_is_reported() -> None:
         job.set_stage("simulating", 0.1, 0.9, estimate_s=100.0)
         runs.append(1)
         gate.wait(10)
+        job.report(1, 2)  # measured progress replaces the estimate
+        assert job.progress == 0.5 and job.estimated
         return 42
 
     job = queue.submit("k", "test", work)

@@ -8,6 +8,7 @@ engines round identically.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -76,17 +77,31 @@ def _apply(op: str, v: list[Scalar]) -> Scalar:
     if op == "if":
         return v[1] if v[0] else v[2]
     if op == "min":
-        return _fold(min, v)
+        return _fold(_minimum, v)
     if op == "max":
-        return _fold(max, v)
+        return _fold(_maximum, v)
     if op == "clip":
-        return min(max(v[0], v[1]), v[2])
+        return _minimum(_maximum(float(v[0]), float(v[1])), float(v[2]))
     if op == "abs":
         return abs(v[0])
     if op == "logistic":
         with np.errstate(over="ignore"):
             return float(1.0 / (1.0 + np.exp(np.float64(-v[0]))))
     raise ValueError(f"unknown operation {op}")
+
+
+def _minimum(a: float, b: float) -> float:
+    """``min`` as NumPy's ``minimum``: NaN if either is NaN (Python's ``min`` depends on order)."""
+    if a != a or b != b:
+        return math.nan
+    return a if a <= b else b
+
+
+def _maximum(a: float, b: float) -> float:
+    """``max`` as NumPy's ``maximum``: NaN if either is NaN."""
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b
 
 
 def _fold(fn: Callable[[float, float], float], values: list[Scalar]) -> float:

@@ -52,6 +52,7 @@ class Job:
     _stage_weight: tuple[float, float] = (0.0, 0.0)
     _stage_started: float = 0.0
     _stage_estimate: float | None = None
+    _stage_share: float | None = None
 
     def set_stage(
         self, stage: str, low: float, high: float, estimate_s: float | None = None
@@ -61,6 +62,12 @@ class Job:
         self._stage_weight = (low, high)
         self._stage_started = time.monotonic()
         self._stage_estimate = estimate_s
+        self._stage_share = None
+
+    def report(self, done: int, total: int) -> None:
+        """Report measured progress within the current stage (``done`` of ``total`` units)."""
+        if total > 0:
+            self._stage_share = max(0.0, min(1.0, done / total))
 
     @property
     def progress(self) -> float:
@@ -70,6 +77,8 @@ class Job:
         if self.state != RUNNING:
             return 0.0
         low, high = self._stage_weight
+        if self._stage_share is not None:
+            return low + (high - low) * self._stage_share
         if not self._stage_estimate:
             return low
         share = (time.monotonic() - self._stage_started) / self._stage_estimate
@@ -78,7 +87,7 @@ class Job:
     @property
     def estimated(self) -> bool:
         """Whether ``progress`` moves within the current stage (it has a time estimate)."""
-        return self.state != RUNNING or bool(self._stage_estimate)
+        return self.state != RUNNING or self._stage_share is not None or bool(self._stage_estimate)
 
     @property
     def elapsed_s(self) -> float:

@@ -305,12 +305,16 @@ class Explorer:
             return held
         if job is not None:
             job.set_stage("simulating twin worlds", 0.02, 0.8, self._estimate(request))
+        # One process per job: the server runs jobs side by side in threads, and forking worker
+        # processes from a threaded server is unsafe. The result does not depend on it.
         result = api.whatif(
             request.query,
             request.scenario,
             request.runs,
             request.seed,
             condition=request.condition,
+            workers=1,
+            progress=None if job is None else job.report,
         )
         self._learn(request, result.elapsed_s)
         with self._lock:
