@@ -123,11 +123,19 @@ def drivers(twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, to
     for row in headline[:top_outcomes]:
         outcome = columns[row["id"]]
         scored = sorted(
-            ((correlation_ratio(values, outcome), name) for name, values in factors), reverse=True
+            ((correlation_ratio(values, outcome), name, values) for name, values in factors),
+            key=lambda item: -item[0],
         )
+        chosen: list[tuple[float, str, np.ndarray]] = []
+        for value, name, values in scored:
+            if value <= 0 or len(chosen) == top:
+                break
+            # Events that always happen together carry the same information: name the first only.
+            if not any(np.array_equal(values, other) for _, _, other in chosen):
+                chosen.append((value, name, values))
         found += [
             {"outcome": row["id"], "factor": name, "importance": round(value, 4)}
-            for value, name in scored[:top] if value > 0
+            for value, name, _ in chosen
         ]
     return found
 
