@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -340,7 +341,7 @@ def calibrate(
         fail("--accept must be in (0, 1]")
     with user_errors():
         loaded = load(scenario)
-        result = run_calibration(loaded, n, s, accept)
+        result = run_calibration(loaded, n, s, accept, workers=os.cpu_count() or 1)
         prior = result.prior_report
         print(f"prior: score {prior['score']:.3f}, fit {_score(prior['fit_score'])}, "
               f"held out {_score(prior['holdout_score'])} ({n:,} timelines)")

@@ -51,12 +51,13 @@ def distances(scenario: Scenario, facts_hold: np.ndarray) -> np.ndarray:
 
 def calibrate(
     scenario: Scenario, runs: int = 200_000, seed: int = 1, accept: float = 0.02,
-    chunk_size: int = 16_384,
+    chunk_size: int = 16_384, workers: int = 1,
 ) -> Calibration:
     """Run the prior, keep the parameter sets of the timelines closest to the fit facts."""
     started = time.perf_counter()
     raw = run_timelines(
-        scenario, runs, seed, chunk_size=chunk_size, use_posterior=False, keep_timelines=True
+        scenario, runs, seed, chunk_size=chunk_size, workers=workers, use_posterior=False,
+        keep_timelines=True,
     )
     assert raw.timelines is not None
     distance = distances(scenario, raw.timelines.facts)
