@@ -1,5 +1,5 @@
-"""Each chain of shared/design/causal-chains.md: its counterfactual moves the later links the way the
-record implies, through mechanisms (no test here names a hand-written branch).
+"""Each chain of shared/design/causal-chains.md: its counterfactual moves the later links the way
+the record implies, through mechanisms (no test here names a hand-written branch).
 
 Each case: a what-if from the catalogue, an outcome column, and the sign of the change the record
 implies. The paired 95% interval must exclude zero on that side (runs and seed fixed).

@@ -128,7 +128,7 @@ def test_free_text_matches_the_catalogue(testbed, phrase, expected) -> None:  # 
 
 @pytest.mark.parametrize("nonsense", ["banana spaceship", "qwerty asdf", "the of and", "???"])
 def test_nonsense_is_refused_with_candidates(testbed, nonsense) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(QueryError, match="closest|empty"):
+    with pytest.raises(QueryError, match=r"closest|empty"):
         resolve_query(nonsense, testbed)
 
 
@@ -174,7 +174,8 @@ def test_forcing_an_event_of_a_dead_actor_is_refused(tmp_path, testbed) -> None:
 def test_intervention_that_rewrites_fixed_history_is_refused(tmp_path, testbed) -> None:  # type: ignore[no-untyped-def]
     facts = tmp_path / "facts.csv"
     facts.write_text(
-        "id,month,tolerance,label,condition\nomen_seen,2000-01,0,An omen in January,\"fired('omen')\"\n"
+        "id,month,tolerance,label,condition\n"
+        "omen_seen,2000-01,0,An omen in January,\"fired('omen')\"\n"
     )
     from kremlinology.analysis.fidelity import read_facts, with_facts
 
@@ -188,7 +189,8 @@ def test_abc_posterior_matches_the_conjugate_answer(tmp_path, testbed) -> None: 
     posterior is Beta(3, 2), mean 0.6 (sd 0.2); the other facts do not depend on luck."""
     facts = tmp_path / "facts.csv"
     facts.write_text(
-        "id,month,tolerance,label,condition\nomen_seen,2000-01,0,An omen in January,\"fired('omen')\"\n"
+        "id,month,tolerance,label,condition\n"
+        "omen_seen,2000-01,0,An omen in January,\"fired('omen')\"\n"
     )
     from kremlinology.analysis.calibrate import calibrate
     from kremlinology.analysis.fidelity import read_facts, with_facts

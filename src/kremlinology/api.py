@@ -87,8 +87,13 @@ def whatif(
 
     loaded = _scenario(scenario)
     return run_whatif(
-        loaded, query, check_runs(runs), check_seed(seed), condition,
-        auto_workers(workers, runs), progress,
+        loaded,
+        query,
+        check_runs(runs),
+        check_seed(seed),
+        condition,
+        auto_workers(workers, runs),
+        progress,
     )
 
 
@@ -107,7 +112,12 @@ def claim(
 
     loaded = _scenario(scenario)
     return test_claim(
-        loaded, cause, effect, check_runs(runs), check_seed(seed), condition,
+        loaded,
+        cause,
+        effect,
+        check_runs(runs),
+        check_seed(seed),
+        condition,
         workers=auto_workers(workers, runs),
     )
 

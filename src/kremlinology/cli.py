@@ -163,7 +163,8 @@ def schema() -> None:
 
 
 NoConditionOption = Annotated[
-    bool, typer.Option("--no-condition", help="do not condition on the record before the divergence")
+    bool,
+    typer.Option("--no-condition", help="do not condition on the record before the divergence"),
 ]
 
 
@@ -218,21 +219,37 @@ def print_whatif(result: Any) -> None:
     else:
         console.print(
             f"{kept} match the record before the divergence "
-            f"({len(twin.prior_facts)} facts, at most {twin.tolerance} contradicted; seed {twin.seed})"
+            f"({len(twin.prior_facts)} facts, at most {twin.tolerance} contradicted; "
+            f"seed {twin.seed})"
         )
-    table = Table("outcome", "baseline", "what-if", "change", "95% interval", "changed",
-                  title="Outcomes, largest change first")
+    table = Table(
+        "outcome",
+        "baseline",
+        "what-if",
+        "change",
+        "95% interval",
+        "changed",
+        title="Outcomes, largest change first",
+    )
     rows = result.sorted_outcomes()
     shown = [r for r in rows if r["changed"] > 0][:MAX_ROWS]
     hidden = len(rows) - len(shown)
     for row in shown:
         low, high = row["ci"]
-        table.add_row(row["label"], f"{row['baseline']:.3f}", f"{row['whatif']:.3f}",
-                      f"{row['delta']:+.3f}", f"{low:+.3f} .. {high:+.3f}", f"{row['changed']:.1%}")
+        table.add_row(
+            row["label"],
+            f"{row['baseline']:.3f}",
+            f"{row['whatif']:.3f}",
+            f"{row['delta']:+.3f}",
+            f"{low:+.3f} .. {high:+.3f}",
+            f"{row['changed']:.1%}",
+        )
     console.print(table)
     if hidden:
-        console.print(f"({hidden} outcomes not shown: unchanged in every timeline, or beyond the "
-                      f"first {MAX_ROWS}; --json lists all)")
+        console.print(
+            f"({hidden} outcomes not shown: unchanged in every timeline, or beyond the "
+            f"first {MAX_ROWS}; --json lists all)"
+        )
     if result.drivers:
         drivers = Table("outcome", "factor", "importance", title="What decides it (what-if world)")
         for row in result.drivers[:9]:
@@ -276,8 +293,13 @@ def claim(
         print(json.dumps(result.to_dict(), allow_nan=False))
         return
     console = Console()
-    console.print(f"claim: [bold]{result.effect.text()}[/bold] because [bold]{result.cause.text()}[/bold]")
-    for name, part in (("necessity (PN)", result.necessity), ("sufficiency (PS)", result.sufficiency)):
+    console.print(
+        f"claim: [bold]{result.effect.text()}[/bold] because [bold]{result.cause.text()}[/bold]"
+    )
+    for name, part in (
+        ("necessity (PN)", result.necessity),
+        ("sufficiency (PS)", result.sufficiency),
+    ):
         p = "n/a" if part["p"] is None else f"{part['p']:.3f}"
         low, high = part["ci"]
         console.print(f"{name}: {p} [{low:.3f}, {high:.3f}] over {part['timelines']:,} timelines")
@@ -289,7 +311,9 @@ def history(
     scenario: ScenarioOption = "thaw",
     runs: RunsOption = "20000",
     seed: SeedOption = "1",
-    ledger: Annotated[str | None, typer.Option("--ledger", help="extra facts file (CSV or YAML)")] = None,
+    ledger: Annotated[
+        str | None, typer.Option("--ledger", help="extra facts file (CSV or YAML)")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """How often the baseline reproduces each dated fact of the record."""
@@ -306,8 +330,10 @@ def history(
         table.add_row(fact["month"], fact["label"], f"{fact['p']:.3f}", fact["split"])
     console = Console()
     console.print(table)
-    console.print(f"score {report['score']:.3f} (fit {_score(report['fit_score'])}, "
-                  f"held out {_score(report['holdout_score'])}) over {n:,} timelines, seed {s}")
+    console.print(
+        f"score {report['score']:.3f} (fit {_score(report['fit_score'])}, "
+        f"held out {_score(report['holdout_score'])}) over {n:,} timelines, seed {s}"
+    )
 
 
 def _score(value: Any) -> str:
@@ -343,16 +369,22 @@ def calibrate(
         loaded = load(scenario)
         result = run_calibration(loaded, n, s, accept, workers=os.cpu_count() or 1)
         prior = result.prior_report
-        print(f"prior: score {prior['score']:.3f}, fit {_score(prior['fit_score'])}, "
-              f"held out {_score(prior['holdout_score'])} ({n:,} timelines)")
-        print(f"accepted {result.accepted:,} parameter sets (distance <= {result.threshold:.3f}) "
-              f"in {result.elapsed_s:.1f} s")
+        print(
+            f"prior: score {prior['score']:.3f}, fit {_score(prior['fit_score'])}, "
+            f"held out {_score(prior['holdout_score'])} ({n:,} timelines)"
+        )
+        print(
+            f"accepted {result.accepted:,} parameter sets (distance <= {result.threshold:.3f}) "
+            f"in {result.elapsed_s:.1f} s"
+        )
         if write:
             install_posterior(loaded, result)
             fitted = load(str(loaded.path))
             report = run_history(fitted, 20_000, s)
-            print(f"posterior: score {report['score']:.3f}, fit {_score(report['fit_score'])}, "
-                  f"held out {_score(report['holdout_score'])} (20,000 timelines)")
+            print(
+                f"posterior: score {report['score']:.3f}, fit {_score(report['fit_score'])}, "
+                f"held out {_score(report['holdout_score'])} (20,000 timelines)"
+            )
 
 
 def _register_packages() -> None:

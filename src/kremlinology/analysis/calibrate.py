@@ -46,17 +46,26 @@ def distances(scenario: Scenario, facts_hold: np.ndarray) -> np.ndarray:
     fit = [i for i, f in enumerate(scenario.facts) if f.split == "fit"]
     if not fit:
         raise ValueError("the scenario has no fit facts to calibrate against")
-    return 1.0 - facts_hold[fit].mean(axis=0)
+    return np.asarray(1.0 - facts_hold[fit].mean(axis=0), dtype=np.float64)
 
 
 def calibrate(
-    scenario: Scenario, runs: int = 200_000, seed: int = 1, accept: float = 0.02,
-    chunk_size: int = 16_384, workers: int = 1,
+    scenario: Scenario,
+    runs: int = 200_000,
+    seed: int = 1,
+    accept: float = 0.02,
+    chunk_size: int = 16_384,
+    workers: int = 1,
 ) -> Calibration:
     """Run the prior, keep the parameter sets of the timelines closest to the fit facts."""
     started = time.perf_counter()
     raw = run_timelines(
-        scenario, runs, seed, chunk_size=chunk_size, workers=workers, use_posterior=False,
+        scenario,
+        runs,
+        seed,
+        chunk_size=chunk_size,
+        workers=workers,
+        use_posterior=False,
         keep_timelines=True,
     )
     assert raw.timelines is not None
@@ -78,10 +87,14 @@ def write_posterior(scenario: Scenario, samples: np.ndarray, path: Path) -> None
             writer = csv.writer(out)
             writer.writerow(names)
             for row in samples:
-                writer.writerow([
-                    domain.domain[int(value)] if isinstance(domain, Categorical) else repr(float(value))
-                    for value, domain in zip(row, domains, strict=True)
-                ])
+                writer.writerow(
+                    [
+                        domain.domain[int(value)]
+                        if isinstance(domain, Categorical)
+                        else repr(float(value))
+                        for value, domain in zip(row, domains, strict=True)
+                    ]
+                )
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

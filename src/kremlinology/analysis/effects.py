@@ -15,7 +15,9 @@ from kremlinology.scenario.expressions import Categorical
 from kremlinology.scenario.model import Scenario
 
 
-def outcome_columns(scenario: Scenario, values: np.ndarray) -> list[tuple[str, str, np.ndarray, bool]]:
+def outcome_columns(
+    scenario: Scenario, values: np.ndarray
+) -> list[tuple[str, str, np.ndarray, bool]]:
     """Expand outcome values into (id, label, per-timeline values, is_binary) columns."""
     columns = []
     for i, outcome in enumerate(scenario.outcomes):
@@ -25,7 +27,9 @@ def outcome_columns(scenario: Scenario, values: np.ndarray) -> list[tuple[str, s
             assert isinstance(outcome.expr.type, Categorical)
             for code, category in enumerate(outcome.expr.type.domain):
                 indicator = (row == code).astype(np.float64)
-                columns.append((f"{outcome.id}.{category}", f"{outcome.label}: {category}", indicator, True))
+                columns.append(
+                    (f"{outcome.id}.{category}", f"{outcome.label}: {category}", indicator, True)
+                )
         else:
             columns.append((outcome.id, outcome.label, row.astype(np.float64), kind == "boolean"))
     return columns
@@ -38,7 +42,10 @@ def paired_effect(before: np.ndarray, after: np.ndarray, binary: bool) -> dict[s
     if binary:
         b, a = before > 0.5, after > 0.5
         ci = newcombe_paired(
-            float((b & a).sum()), float((b & ~a).sum()), float((~b & a).sum()), float((~b & ~a).sum())
+            float((b & a).sum()),
+            float((b & ~a).sum()),
+            float((~b & a).sum()),
+            float((~b & ~a).sum()),
         )
     else:
         diff = after - before
@@ -60,7 +67,9 @@ def effects(twin: TwinRun) -> list[dict[str, Any]]:
     rows = []
     for (ident, label, before, binary), (_, _, after, _) in zip(factual, whatif, strict=True):
         kind = "boolean" if binary else "number"
-        rows.append({"id": ident, "label": label, "kind": kind, **paired_effect(before, after, binary)})
+        rows.append(
+            {"id": ident, "label": label, "kind": kind, **paired_effect(before, after, binary)}
+        )
     return rows
 
 
@@ -102,7 +111,9 @@ def correlation_ratio(factor: np.ndarray, outcome: np.ndarray, bins: int = 10) -
 def driver_factors(twin: TwinRun, horizon: int = 24) -> list[tuple[str, np.ndarray]]:
     """Parameters, and events of the first ``horizon`` months after the divergence, as factors."""
     scenario = twin.scenario
-    factors = [(f"parameter {p.model.id}", twin.parameters[i]) for i, p in enumerate(scenario.parameters)]
+    factors = [
+        (f"parameter {p.model.id}", twin.parameters[i]) for i, p in enumerate(scenario.parameters)
+    ]
     first = twin.whatif.first
     if first.shape[1] == 0:
         return factors
@@ -114,10 +125,15 @@ def driver_factors(twin: TwinRun, horizon: int = 24) -> list[tuple[str, np.ndarr
     return factors
 
 
-def drivers(twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, top: int = 3) -> list[dict[str, Any]]:
+def drivers(
+    twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, top: int = 3
+) -> list[dict[str, Any]]:
     """Rank what decides each headline outcome (largest changes first) in the what-if world."""
     columns = {c[0]: c[2] for c in outcome_columns(twin.scenario, twin.whatif.outcomes)}
-    headline = _distinct([r for r in sorted(rows, key=lambda r: -abs(r["delta"])) if columns[r["id"]].var() > 0], columns)
+    headline = _distinct(
+        [r for r in sorted(rows, key=lambda r: -abs(r["delta"])) if columns[r["id"]].var() > 0],
+        columns,
+    )
     factors = driver_factors(twin)
     found = []
     for row in headline[:top_outcomes]:
@@ -141,7 +157,8 @@ def drivers(twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, to
 
 
 def _distinct(rows: list[dict[str, Any]], columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Drop outcomes whose values repeat (or mirror) an earlier one's, e.g. a category and its flag."""
+    """Drop outcomes whose values repeat (or mirror) an earlier one's, e.g. a category and its
+    flag."""
     kept: list[dict[str, Any]] = []
     for row in rows:
         values = columns[row["id"]]

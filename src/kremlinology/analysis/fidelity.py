@@ -29,10 +29,7 @@ def read_facts(path: str | Path, scenario: Scenario) -> list[CompiledFact]:
     file = Path(path)
     if not file.is_file():
         raise ScenarioError([Problem(Position(str(path)), "no such facts file")])
-    if file.suffix.lower() == ".csv":
-        rows = _csv_rows(file)
-    else:
-        rows = _yaml_rows(file)
+    rows = _csv_rows(file) if file.suffix.lower() == ".csv" else _yaml_rows(file)
     problems: list[Problem] = []
     facts = [f for row, position in rows if (f := _compile_fact(row, position, scenario, problems))]
     if problems:
@@ -72,7 +69,9 @@ def _yaml_rows(file: Path) -> list[tuple[dict[str, Any], Position]]:
     data = source.data
     items = data.get("facts") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise ScenarioError([Problem(Position(str(file)), "expected a list of facts under 'facts'")])
+        raise ScenarioError(
+            [Problem(Position(str(file)), "expected a list of facts under 'facts'")]
+        )
     base = ("facts",) if isinstance(data, dict) else ()
     return [(item, source.at((*base, i))) for i, item in enumerate(items)]
 
@@ -100,7 +99,9 @@ def _compile_fact(
         problems.append(Problem(position, f"fact '{fact.id}': month is outside the scenario"))
         return None
     split = fact.split or default_split(scenario.manifest, month)
-    return CompiledFact(fact.id, fact.label, month, fact.tolerance, node, split, tuple(fact.sources))
+    return CompiledFact(
+        fact.id, fact.label, month, fact.tolerance, node, split, tuple(fact.sources)
+    )
 
 
 def with_facts(scenario: Scenario, extra: list[CompiledFact]) -> Scenario:
@@ -108,11 +109,15 @@ def with_facts(scenario: Scenario, extra: list[CompiledFact]) -> Scenario:
     taken = {f.id for f in scenario.facts}
     clash = [f.id for f in extra if f.id in taken]
     if clash:
-        raise ScenarioError([Problem(Position("facts"), f"fact id already in the scenario: {clash[0]}")])
+        raise ScenarioError(
+            [Problem(Position("facts"), f"fact id already in the scenario: {clash[0]}")]
+        )
     return dataclasses.replace(scenario, facts=[*scenario.facts, *extra])
 
 
-def fidelity_from_holds(scenario: Scenario, holds: np.ndarray, runs: int, seed: int) -> dict[str, Any]:
+def fidelity_from_holds(
+    scenario: Scenario, holds: np.ndarray, runs: int, seed: int
+) -> dict[str, Any]:
     """Build the history report from per-fact counts of timelines where the fact held."""
     facts = [
         {
@@ -124,17 +129,27 @@ def fidelity_from_holds(scenario: Scenario, holds: np.ndarray, runs: int, seed: 
         }
         for i, f in enumerate(scenario.facts)
     ]
-    return {"runs": runs, "seed": seed, "facts": facts, "score": _mean(facts),
-            "fit_score": _mean([f for f in facts if f["split"] == "fit"]),
-            "holdout_score": _mean([f for f in facts if f["split"] == "holdout"])}
+    return {
+        "runs": runs,
+        "seed": seed,
+        "facts": facts,
+        "score": _mean(facts),
+        "fit_score": _mean([f for f in facts if f["split"] == "fit"]),
+        "holdout_score": _mean([f for f in facts if f["split"] == "holdout"]),
+    }
 
 
 def _mean(facts: list[dict[str, Any]]) -> float | None:
     return float(np.mean([f["p"] for f in facts])) if facts else None
 
 
-def history(scenario: Scenario, runs: int, seed: int, extra: list[CompiledFact] | None = None,
-            use_posterior: bool = True) -> dict[str, Any]:
+def history(
+    scenario: Scenario,
+    runs: int,
+    seed: int,
+    extra: list[CompiledFact] | None = None,
+    use_posterior: bool = True,
+) -> dict[str, Any]:
     """Run the baseline and report each fact's share of timelines and the mean score."""
     target = with_facts(scenario, extra) if extra else scenario
     raw = run_timelines(target, runs, seed, use_posterior=use_posterior, keep_timelines=False)

@@ -97,7 +97,9 @@ class SimulationResult:
         """
         kept = self.raw.timelines
         if kept is None:
-            raise ValueError("this run kept streaming aggregates only; rerun with keep_timelines=True")
+            raise ValueError(
+                "this run kept streaming aggregates only; rerun with keep_timelines=True"
+            )
         columns: dict[str, Any] = {}
         for event in self.scenario.events:
             first = kept.first[event.index]

@@ -27,9 +27,44 @@ MARGIN = 4.0
 """How far the best entry must lead the runner-up."""
 
 _FILLER = {
-    "what", "if", "had", "has", "have", "the", "a", "an", "of", "in", "on", "to", "and", "would",
-    "happened", "happen", "been", "be", "was", "were", "did", "do", "does", "instead", "s", "his",
-    "her", "their", "its", "by", "at", "for", "with", "than", "then", "that", "this", "there",
+    "what",
+    "if",
+    "had",
+    "has",
+    "have",
+    "the",
+    "a",
+    "an",
+    "of",
+    "in",
+    "on",
+    "to",
+    "and",
+    "would",
+    "happened",
+    "happen",
+    "been",
+    "be",
+    "was",
+    "were",
+    "did",
+    "do",
+    "does",
+    "instead",
+    "s",
+    "his",
+    "her",
+    "their",
+    "its",
+    "by",
+    "at",
+    "for",
+    "with",
+    "than",
+    "then",
+    "that",
+    "this",
+    "there",
 }
 
 
@@ -61,7 +96,9 @@ def score(query: str, entry: WhatIf) -> float:
         target = normalise(text)
         if not target or not query:
             continue
-        best = max(best, fuzz.token_set_ratio(query, target) * 0.6 + fuzz.WRatio(query, target) * 0.4)
+        best = max(
+            best, fuzz.token_set_ratio(query, target) * 0.6 + fuzz.WRatio(query, target) * 0.4
+        )
     return best
 
 
@@ -95,5 +132,7 @@ def resolve_query(query: str, scenario: Scenario) -> ResolvedQuery:
 
 def _refusal(text: str, candidates: list[tuple[float, WhatIf]], ambiguous: bool) -> str:
     listed = "; ".join(f"{entry.id} ({entry.title})" for _score, entry in candidates)
-    why = "matches several what-ifs about equally" if ambiguous else "does not match a known what-if"
+    why = (
+        "matches several what-ifs about equally" if ambiguous else "does not match a known what-if"
+    )
     return f"'{text}' {why}; closest: {listed}. Use an id or write an intervention."

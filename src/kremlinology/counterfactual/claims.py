@@ -45,11 +45,13 @@ class Cause:
         return self.event.id if self.option is None else f"{self.event.id}.{self.option}"
 
     def happened(self, twin: TwinRun) -> np.ndarray:
-        fired = twin.factual.first[self.event.index] >= 0
+        fired: np.ndarray = twin.factual.first[self.event.index] >= 0
         if self.option is None:
             return fired
         code = [o.id for o in self.event.options].index(self.option)
-        return fired & (twin.factual.option[self.event.index] == code)
+        chose: np.ndarray = twin.factual.option[self.event.index] == code
+        both: np.ndarray = fired & chose
+        return both
 
 
 @dataclass(frozen=True)
@@ -74,25 +76,35 @@ def resolve_cause(text: str, scenario: Scenario) -> Cause:
     for event in scenario.events:
         candidates.append((event.label + " " + event.id, Cause(event, None)))
         for option in event.options:
-            candidates.append((f"{event.label} {option.label} {option.id}", Cause(event, option.id)))
-    return _best(text, candidates, "cause", lambda c: c.text())
+            candidates.append(
+                (f"{event.label} {option.label} {option.id}", Cause(event, option.id))
+            )
+    cause: Cause = _best(text, candidates, "cause", lambda c: c.text())
+    return cause
 
 
 def resolve_effect(text: str, scenario: Scenario) -> Effect:
-    """Resolve an outcome id (``not``/``no`` negates; ``id.category`` for a category) or free text."""
+    """Resolve an outcome id (``not``/``no`` negates; ``id.category`` for a category) or free
+    text."""
     negated = bool(_NEGATION.match(text))
     body = _NEGATION.sub("", text).strip()
     columns = {c[0]: c[1] for c in outcome_columns(scenario, np.zeros((len(scenario.outcomes), 1)))}
     if body in columns:
         return Effect(body, columns[body], negated)
-    candidates = [(f"{label} {ident}", Effect(ident, label, negated)) for ident, label in columns.items()]
-    return _best(body, candidates, "effect", lambda e: e.column)
+    candidates = [
+        (f"{label} {ident}", Effect(ident, label, negated)) for ident, label in columns.items()
+    ]
+    effect: Effect = _best(body, candidates, "effect", lambda e: e.column)
+    return effect
 
 
 def _best(text: str, candidates: list[tuple[str, Any]], what: str, name: Any) -> Any:
     query = normalise(text)
     scored = sorted(
-        ((fuzz.token_set_ratio(query, normalise(label)), i) for i, (label, _) in enumerate(candidates)),
+        (
+            (fuzz.token_set_ratio(query, normalise(label)), i)
+            for i, (label, _) in enumerate(candidates)
+        ),
         reverse=True,
     )
     if not scored or scored[0][0] < ACCEPT:
@@ -117,13 +129,22 @@ class ClaimResult:
     def verdict(self) -> str:
         pn, ps = self.necessity["p"], self.sufficiency["p"]
         if pn is None:
-            return f"The record's pairing never happens in these timelines; the claim cannot be tested."
+            return (
+                "The record's pairing never happens in these timelines; the claim cannot be tested."
+            )
         strength = "necessary" if pn >= 0.5 else "not necessary"
         share = f"{pn:.0%}"
-        tail = "" if ps is None else f"; imposing the cause brings the effect about in {ps:.0%} of the worlds that had neither"
+        tail = (
+            ""
+            if ps is None
+            else (
+                f"; imposing the cause brings the effect about in {ps:.0%} of the worlds that "
+                "had neither"
+            )
+        )
         return (
-            f"The cause was {strength} for the effect: removing it undoes the effect in {share} of the "
-            f"worlds where both happened{tail}."
+            f"The cause was {strength} for the effect: removing it undoes the effect in {share} "
+            f"of the worlds where both happened{tail}."
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,7 +175,9 @@ def _share(mask: np.ndarray, success: np.ndarray) -> dict[str, Any]:
     return {"p": (k / n) if n else None, "ci": [low, high], "timelines": n}
 
 
-def _interventions(cause: Cause, twin_share: np.ndarray | None = None) -> tuple[Intervention, Intervention]:
+def _interventions(
+    cause: Cause, twin_share: np.ndarray | None = None
+) -> tuple[Intervention, Intervention]:
     event = cause.event
     if cause.option is None:
         return Block(event.id), Do(event.id, event.first)
@@ -162,9 +185,16 @@ def _interventions(cause: Cause, twin_share: np.ndarray | None = None) -> tuple[
     return Choose(event.id, others[0]), Choose(event.id, cause.option)
 
 
-def test_claim(scenario: Scenario, cause_text: str, effect_text: str, runs: int, seed: int,
-               condition: bool = True, alternative: str | None = None,
-               workers: int = 1) -> ClaimResult:
+def test_claim(
+    scenario: Scenario,
+    cause_text: str,
+    effect_text: str,
+    runs: int,
+    seed: int,
+    condition: bool = True,
+    alternative: str | None = None,
+    workers: int = 1,
+) -> ClaimResult:
     """Estimate PN and PS of "effect because cause"; see the module docstring."""
     cause = resolve_cause(cause_text, scenario)
     effect = resolve_effect(effect_text, scenario)
@@ -174,10 +204,18 @@ def test_claim(scenario: Scenario, cause_text: str, effect_text: str, runs: int,
             raise ClaimError(f"'{alternative}' is not another option of '{cause.event.id}'")
         removal = Choose(cause.event.id, alternative)
     divergence = cause.event.first
-    off = run_twins(scenario, to_plan([removal], scenario), divergence, runs, seed, condition,
-                    workers=workers)
-    on = run_twins(scenario, to_plan([imposition], scenario), divergence, runs, seed, condition,
-                   workers=workers)
+    off = run_twins(
+        scenario, to_plan([removal], scenario), divergence, runs, seed, condition, workers=workers
+    )
+    on = run_twins(
+        scenario,
+        to_plan([imposition], scenario),
+        divergence,
+        runs,
+        seed,
+        condition,
+        workers=workers,
+    )
     both = cause.happened(off) & _effect_values(off, effect, "factual")
     necessity = _share(both, ~_effect_values(off, effect, "whatif"))
     neither = ~cause.happened(on) & ~_effect_values(on, effect, "factual")

@@ -1,10 +1,10 @@
 """The intervention language: ``do``, ``block``, ``choose`` and ``set``, combined with ``+``.
 
-    do(beria_detects_plot @ 1953-06)            force an event at a month
-    block(gdr_uprising)                          the event never happens (from its window's start)
-    block(gdr_uprising @ 1953-06)                ... from a month on
-    choose(zhukov_stance_1953, beria)            the event, whenever it happens, takes this option
-    set(us_congress.anticommunism = 0.2 @ 1953-04)   assign a value at the start of a month
+do(beria_detects_plot @ 1953-06)            force an event at a month
+block(gdr_uprising)                          the event never happens (from its window's start)
+block(gdr_uprising @ 1953-06)                ... from a month on
+choose(zhukov_stance_1953, beria)            the event, whenever it happens, takes this option
+set(us_congress.anticommunism = 0.2 @ 1953-04)   assign a value at the start of a month
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def looks_like_intervention(text: str) -> bool:
 
 def split_top_level(text: str) -> list[str]:
     """Split on '+' outside parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += (char == "(") - (char == ")")
         if char == "+" and depth == 0:
@@ -109,10 +111,15 @@ def _parse_one(part: str, scenario: Scenario) -> Intervention:
             "choose(EVENT, OPTION) or set(NAME = VALUE @ YYYY-MM)"
         )
     verb, body = match.group(1), match.group(2).strip()
-    parser = {"do": _parse_do, "block": _parse_block, "choose": _parse_choose, "set": _parse_set}
-    if verb not in parser:
-        raise InterventionError(f"unknown intervention '{verb}' (use do, block, choose or set)")
-    return parser[verb](body, scenario)
+    if verb == "do":
+        return _parse_do(body, scenario)
+    if verb == "block":
+        return _parse_block(body, scenario)
+    if verb == "choose":
+        return _parse_choose(body, scenario)
+    if verb == "set":
+        return _parse_set(body, scenario)
+    raise InterventionError(f"unknown intervention '{verb}' (use do, block, choose or set)")
 
 
 def _at(body: str, verb: str, required: bool) -> tuple[str, str | None]:
@@ -166,12 +173,16 @@ def _parse_block(body: str, scenario: Scenario) -> Block:
 def _parse_choose(body: str, scenario: Scenario) -> Choose:
     pieces = [p.strip() for p in body.split(",")]
     if len(pieces) != 2:
-        raise InterventionError("choose(...) takes an event and one of its options: choose(EVENT, OPTION)")
+        raise InterventionError(
+            "choose(...) takes an event and one of its options: choose(EVENT, OPTION)"
+        )
     event = scenario.events[scenario.event_index[_event(pieces[0], scenario)]]
     options = [o.id for o in event.options]
     if pieces[1] not in options:
         listed = ", ".join(options) if options else "none"
-        raise InterventionError(f"event '{event.id}' has no option '{pieces[1]}' (options: {listed})")
+        raise InterventionError(
+            f"event '{event.id}' has no option '{pieces[1]}' (options: {listed})"
+        )
     return Choose(event.id, pieces[1])
 
 

@@ -96,7 +96,8 @@ class WhatIfResult:
             direction = "more" if row["delta"] > 0 else "less"
             sentences.append(
                 f"{row['label']} becomes {sure} {direction} likely: {row['baseline']:.0%} -> "
-                f"{row['whatif']:.0%} (change {row['delta']:+.0%}, 95% interval {low:+.0%} to {high:+.0%})."
+                f"{row['whatif']:.0%} (change {row['delta']:+.0%}, 95% interval {low:+.0%} to "
+                f"{high:+.0%})."
             )
         if not sentences:
             sentences.append("No outcome changes by more than half a percentage point.")
@@ -126,8 +127,11 @@ def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict
     for item in interventions:
         entry: dict[str, Any] = {"intervention": item.text()}
         if isinstance(item, SetValue) or first.shape[1] == 0:
-            entry["changes"] = f"sets {item.target} from {format_month(item.month)}" if isinstance(
-                item, SetValue) else "see outcomes"
+            entry["changes"] = (
+                f"sets {item.target} from {format_month(item.month)}"
+                if isinstance(item, SetValue)
+                else "see outcomes"
+            )
             report.append(entry)
             continue
         event = scenario.events[scenario.event_index[item.event]]
@@ -171,12 +175,12 @@ def _month_of(item: Intervention, window_start: int) -> int:
 def _had_it(item: Intervention, twin: TwinRun, event: int, month: int) -> np.ndarray:
     fired = twin.factual.first[event]
     if isinstance(item, Do):
-        return fired == month
+        return np.asarray(fired == month)
     if isinstance(item, Block):
-        return fired < 0
+        return np.asarray(fired < 0)
     assert isinstance(item, Choose)
     options = [o.id for o in twin.scenario.events[event].options]
-    return (fired >= 0) & (twin.factual.option[event] == options.index(item.option))
+    return np.asarray((fired >= 0) & (twin.factual.option[event] == options.index(item.option)))
 
 
 def _changes_text(item: Intervention, label: str) -> str:
@@ -208,6 +212,12 @@ def run_whatif(
     admitted = admissibility(twin, resolved.interventions)
     rows = effects(twin)
     return WhatIfResult(
-        scenario, resolved, twin, rows, drivers(twin, rows), divergence_profile(twin), admitted,
+        scenario,
+        resolved,
+        twin,
+        rows,
+        drivers(twin, rows),
+        divergence_profile(twin),
+        admitted,
         time.perf_counter() - started,
     )

@@ -102,8 +102,10 @@ def fingerprint(world: WorldState, weights: np.ndarray) -> np.ndarray:
     bits = np.ascontiguousarray(world.values).view(np.uint64)
     with np.errstate(over="ignore"):
         mixed = (bits * weights[:slots, None]).sum(axis=0, dtype=np.uint64)
-        mixed += (world.count.astype(np.uint64) * weights[slots:, None]).sum(axis=0, dtype=np.uint64)
-    return mixed
+        mixed += (world.count.astype(np.uint64) * weights[slots:, None]).sum(
+            axis=0, dtype=np.uint64
+        )
+    return np.asarray(mixed, dtype=np.uint64)
 
 
 def _finish_world(
@@ -116,7 +118,9 @@ def _finish_world(
     world = block.world
     first = world.first if keep_events else world.first[:, :0]
     option = world.option if keep_events else world.option[:, :0]
-    return World(block.records.outcomes, first, option, block.records.facts_hold()), recorder.digests
+    return World(
+        block.records.outcomes, first, option, block.records.facts_hold()
+    ), recorder.digests
 
 
 def prior_fact_rows(scenario: Scenario, divergence: int) -> list[int]:
@@ -154,10 +158,15 @@ def run_twins(
     with _pool(workers, len(chunks)) as pool:
         # Small runs keep each block's state at the divergence; large ones simulate the common
         # history twice (once to count misses, once to go on) so that memory stays bounded.
-        histories = list(pool.map(
-            _history_task, *zip(*[(scenario, seed, f, c, divergence, prior, save) for f, c in chunks],
-                                strict=True),
-        ))
+        histories = list(
+            pool.map(
+                _history_task,
+                *zip(
+                    *[(scenario, seed, f, c, divergence, prior, save) for f, c in chunks],
+                    strict=True,
+                ),
+            )
+        )
         all_misses = np.concatenate([h[0] for h in histories])
         tolerance = _tolerance(all_misses, min_kept_share) if condition else None
         tasks = [
@@ -173,10 +182,20 @@ def run_twins(
     if kept.size == 0:
         raise ConditioningError("no timeline reproduces the record before the divergence")
     return TwinRun(
-        scenario, plan, divergence, runs, seed, kept, all_misses, tolerance,
-        [scenario.facts[i].id for i in prior], np.concatenate([p[1] for p in parts], axis=1),
-        _concat_worlds([p[2] for p in parts]), _concat_worlds([p[3] for p in parts]),
-        np.sum([p[4] for p in parts], axis=0), time.perf_counter() - started,
+        scenario,
+        plan,
+        divergence,
+        runs,
+        seed,
+        kept,
+        all_misses,
+        tolerance,
+        [scenario.facts[i].id for i in prior],
+        np.concatenate([p[1] for p in parts], axis=1),
+        _concat_worlds([p[2] for p in parts]),
+        _concat_worlds([p[3] for p in parts]),
+        np.sum([p[4] for p in parts], axis=0),
+        time.perf_counter() - started,
         {name: np.concatenate([p[5][name] for p in parts]) for name in status_slots(scenario)},
     )
 
@@ -205,7 +224,12 @@ History = tuple[np.ndarray, tuple[WorldState, Records] | None]
 
 
 def _history_task(
-    scenario: Scenario, seed: int, first: int, count: int, divergence: int, prior: list[int],
+    scenario: Scenario,
+    seed: int,
+    first: int,
+    count: int,
+    divergence: int,
+    prior: list[int],
     save: bool,
 ) -> History:
     block = _history(VectorProgram(scenario), seed, first, count, divergence)
@@ -213,8 +237,16 @@ def _history_task(
 
 
 def _twin_task(
-    scenario: Scenario, seed: int, first: int, count: int, divergence: int, history: History,
-    tolerance: int | None, plan: Plan, weights: np.ndarray, keep: bool,
+    scenario: Scenario,
+    seed: int,
+    first: int,
+    count: int,
+    divergence: int,
+    history: History,
+    tolerance: int | None,
+    plan: Plan,
+    weights: np.ndarray,
+    keep: bool,
 ) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray, dict[str, np.ndarray]]:
     program = VectorProgram(scenario)
     misses, saved = history
@@ -234,12 +266,10 @@ def _history(program: VectorProgram, seed: int, first: int, count: int, divergen
 def status_slots(scenario: Scenario) -> dict[str, int]:
     """Slots that say whether an actor is still in play (alive, free)."""
     return {
-        name: index for name, index in scenario.slot_index.items()
+        name: index
+        for name, index in scenario.slot_index.items()
         if name.count(".") == 1 and name.split(".")[1] in ("alive", "free")
     }
-
-
-
 
 
 def _misses(block: Block, prior: list[int]) -> np.ndarray:
@@ -247,7 +277,7 @@ def _misses(block: Block, prior: list[int]) -> np.ndarray:
     if not prior:
         return np.zeros(block.world.size, dtype=np.int64)
     holds = block.records.facts_hold()[prior]
-    return (~holds).sum(axis=0)
+    return np.asarray((~holds).sum(axis=0), dtype=np.int64)
 
 
 def _tolerance(misses: np.ndarray, min_kept_share: float) -> int:
@@ -258,8 +288,13 @@ def _tolerance(misses: np.ndarray, min_kept_share: float) -> int:
 
 
 def _twin_block(
-    block: Block, misses: np.ndarray, tolerance: int | None, plan: Plan, divergence: int,
-    weights: np.ndarray, keep_events: bool,
+    block: Block,
+    misses: np.ndarray,
+    tolerance: int | None,
+    plan: Plan,
+    divergence: int,
+    weights: np.ndarray,
+    keep_events: bool,
 ) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray, dict[str, np.ndarray]]:
     rows = np.flatnonzero(misses <= tolerance) if tolerance is not None else np.arange(misses.size)
     kept = block.take(rows)
@@ -274,6 +309,9 @@ def _twin_block(
 
 
 def _concat_worlds(worlds: list[World]) -> World:
-    return World(*(np.concatenate([getattr(w, f) for w in worlds], axis=1) for f in (
-        "outcomes", "first", "option", "facts"
-    )))
+    return World(
+        *(
+            np.concatenate([getattr(w, f) for w in worlds], axis=1)
+            for f in ("outcomes", "first", "option", "facts")
+        )
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -153,7 +153,7 @@ def _build(node: Node, cache: dict[Node, Closure], slots: int) -> Closure:
     if op in _REDUCE:
         reducer = _REDUCE[op]
         return lambda w: functools.reduce(reducer, (c(w) for c in children))
-    if op == "if" and all(a.op == "const" for a in node.args[1:]):  # type: ignore[union-attr]
+    if op == "if" and all(isinstance(a, Node) and a.op == "const" for a in node.args[1:]):
         return _constant_branches(node, children[0])
     return _unary_or_special(op, children)
 
@@ -185,8 +185,8 @@ def _all_equal(value: Value, target: bool) -> bool:
 
 def _constant_branches(node: Node, test: Closure) -> Closure:
     """``a if cond else b`` with constant branches: one select, without broadcasting scalars."""
-    then = node.args[1].args[0]  # type: ignore[union-attr]
-    other = node.args[2].args[0]  # type: ignore[union-attr]
+    then = cast(Node, node.args[1]).args[0]
+    other = cast(Node, node.args[2]).args[0]
     if node.type == BOOL:
         return lambda w: np.where(test(w), bool(then), bool(other))
     if float(then) == 1.0 and float(other) == 0.0:  # type: ignore[arg-type]
@@ -278,16 +278,26 @@ class VectorProgram:
         cache = self.cache
         self.slots = len(scenario.slots)
         self.when = [compile_vector(e.when, cache, self.slots) for e in scenario.events]
-        self.hazard = [compile_vector(e.hazard, cache, self.slots) if e.hazard else None for e in scenario.events]
-        self.effects = [_CompiledEffects(scenario, e.effects, cache, self.slots) for e in scenario.events]
-        self.weights = [[compile_vector(o.weight, cache, self.slots) for o in e.options] for e in scenario.events]
+        self.hazard = [
+            compile_vector(e.hazard, cache, self.slots) if e.hazard else None
+            for e in scenario.events
+        ]
+        self.effects = [
+            _CompiledEffects(scenario, e.effects, cache, self.slots) for e in scenario.events
+        ]
+        self.weights = [
+            [compile_vector(o.weight, cache, self.slots) for o in e.options]
+            for e in scenario.events
+        ]
         self.option_effects = [
-            [_CompiledEffects(scenario, o.effects, cache, self.slots) for o in e.options] for e in scenario.events
+            [_CompiledEffects(scenario, o.effects, cache, self.slots) for o in e.options]
+            for e in scenario.events
         ]
         self.alive_rows = [_alive_rows(scenario, e) for e in scenario.events]
         self.not_fired = [
             compile_vector(Node("not", (Node("fired", (e.index,), BOOL),), BOOL), cache, self.slots)
-            if e.once else _const(Node("const", (True,), BOOL))
+            if e.once
+            else _const(Node("const", (True,), BOOL))
             for e in scenario.events
         ]
         self.active = _active_by_month(scenario)
