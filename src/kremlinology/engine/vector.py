@@ -125,7 +125,9 @@ def _memoised(closure: Closure, reads: tuple[int, ...]) -> Closure:
 
     def evaluate(w: WorldState) -> Value:
         stamps = w.stamps
-        if memo[0] is w and stamps is not None and max(map(stamps.__getitem__, reads)) <= memo[1]:  # type: ignore[operator]
+        if stamps is None:  # a view of some rows: evaluate, and keep the full world's memo
+            return closure(w)
+        if memo[0] is w and max(map(stamps.__getitem__, reads)) <= memo[1]:  # type: ignore[operator]
             return memo[2]  # type: ignore[return-value]
         value = closure(w)
         memo[0], memo[1], memo[2] = w, w.clock, value
@@ -269,6 +271,34 @@ def _detach(value: Value) -> Value:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
+SPARSE = 16
+"""Below one candidate row in SPARSE, an event is evaluated on those rows only."""
+
+
+class _GatherRows:
+    """``array[i]`` of the full block, restricted to some rows, gathered on demand."""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
+        self.array = array
+        self.rows = rows
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.array[index, self.rows]  # type: ignore[no-any-return]
+
+
+class RowView:
+    """What expressions read of a world, for a subset of its timelines (no memo, no writes)."""
+
+    stamps = None
+
+    def __init__(self, world: WorldState, rows: np.ndarray) -> None:
+        self.month = world.month
+        self.values = _GatherRows(world.values, rows)
+        self.last = _GatherRows(world.last, rows)
+        self.option = _GatherRows(world.option, rows)
+        self.size = int(rows.size)
+
+
 class VectorProgram:
     """A scenario compiled for the vectorized kernel (built once per process and scenario)."""
 
@@ -347,19 +377,36 @@ class VectorProgram:
             candidates = once_ok & (world.last[source] == month - delay)
         if not forced and not candidates.any():
             return  # nothing can happen: skip evaluating the condition
-        eligible = candidates & self.when[e](world)
-        if event.trigger is not None:
-            fires = eligible
-        elif eligible.any():
-            hazard = self.hazard[e]
-            assert hazard is not None
-            fires = eligible & (draws.get(month, e, 0) < hazard(world))
+        if not forced and candidates.sum() * SPARSE < size:
+            fires = self._sparse_step(world, e, np.flatnonzero(candidates), draws)
         else:
-            fires = eligible
+            fires = self._dense_step(world, e, candidates, draws)
         if forced:
             fires = fires | (once_ok & self._alive(world, e))
         if fires.any():
             self._fire(world, event, fires, plan, draws, observer)
+
+    def _dense_step(
+        self, world: WorldState, e: int, candidates: np.ndarray, draws: _Draws
+    ) -> np.ndarray:
+        eligible = candidates & self.when[e](world)
+        hazard = self.hazard[e]
+        if hazard is None or not eligible.any():
+            return eligible
+        return eligible & (draws.get(world.month, e, 0) < hazard(world))
+
+    def _sparse_step(
+        self, world: WorldState, e: int, rows: np.ndarray, draws: _Draws
+    ) -> np.ndarray:
+        """The same decision evaluated only on the few candidate rows."""
+        view = RowView(world, rows)
+        eligible = _full(self.when[e](view), rows.size)
+        hazard = self.hazard[e]
+        if hazard is not None and eligible.any():
+            eligible = eligible & (draws.get(world.month, e, 0)[rows] < hazard(view))
+        fires = np.zeros(world.size, dtype=bool)
+        fires[rows[eligible]] = True
+        return fires
 
     def _alive(self, world: WorldState, e: int) -> np.ndarray:
         alive = np.ones(world.size, dtype=bool)
@@ -378,15 +425,29 @@ class VectorProgram:
     ) -> None:
         e = event.index
         rows = np.flatnonzero(fires)
-        chosen = self._choose(world, event, plan, draws)[rows] if event.options else None
-        pending = [(rows, v) for v in self.effects[e].values(world)]
+        sparse = rows.size * SPARSE < world.size
+        source: WorldState | RowView = RowView(world, rows) if sparse else world
+
+        def cut(value: Value, positions: np.ndarray | None = None) -> Value:
+            """The values of the fired rows (``positions`` among them) from ``source``'s result."""
+            if not isinstance(value, np.ndarray) or not value.ndim:
+                return value
+            if sparse:
+                return value if positions is None else value[positions]
+            return value[rows if positions is None else rows[positions]]
+
+        chosen = self._choose(source, event, plan, draws, rows, cut) if event.options else None
+        pending = [(rows, cut(v), slot, low, high) for slot, v, low, high in self.effects[e].values(source)]
         if chosen is not None:
             for k, option_effects in enumerate(self.option_effects[e]):
                 if option_effects.items:
-                    picked = rows[chosen == k]
-                    if picked.size:
-                        pending.extend((picked, v) for v in option_effects.values(world))
-        for where, (slot, value, low, high) in pending:
+                    positions = np.flatnonzero(chosen == k)
+                    if positions.size:
+                        pending.extend(
+                            (rows[positions], cut(v, positions), slot, low, high)
+                            for slot, v, low, high in option_effects.values(source)
+                        )
+        for where, value, slot, low, high in pending:
             _assign_rows(world, slot, value, where, low, high)
         month = world.month
         world.last[e, rows] = month
@@ -402,23 +463,30 @@ class VectorProgram:
             observer.fired(world, e, fires)
 
     def _choose(
-        self, world: WorldState, event: CompiledEvent, plan: Plan, draws: _Draws
+        self,
+        source: WorldState | RowView,
+        event: CompiledEvent,
+        plan: Plan,
+        draws: _Draws,
+        rows: np.ndarray,
+        cut: Callable[[Value], Value],
     ) -> np.ndarray:
-        size = world.size
+        """The option taken in each fired row (in the order of ``rows``)."""
+        size = rows.size
         if event.index in plan.chosen:
             return np.full(size, plan.chosen[event.index], dtype=np.int16)
         weights = [
-            np.maximum(np.broadcast_to(np.asarray(w(world), dtype=np.float64), (size,)), 0.0)
+            np.maximum(np.broadcast_to(np.asarray(cut(w(source)), dtype=np.float64), (size,)), 0.0)
             for w in self.weights[event.index]
         ]
-        target = draws.get(world.month, event.index, 1) * functools.reduce(operator.add, weights)
+        total = functools.reduce(operator.add, weights)
+        target = draws.get(source.month, event.index, 1)[rows] * total
         cumulative = np.zeros(size)
         chosen = np.zeros(size, dtype=np.int16)
         for weight in weights[:-1]:
             cumulative = cumulative + weight
             chosen += cumulative <= target
-        total_positive = functools.reduce(operator.add, weights) > 0.0
-        return np.where(total_positive, chosen, 0).astype(np.int16)
+        return np.where(total > 0.0, chosen, 0).astype(np.int16)
 
 
 def _assign_rows(
@@ -429,10 +497,8 @@ def _assign_rows(
     low: float | None,
     high: float | None,
 ) -> None:
-    """Assign ``value`` (a scalar or a full-width array) to ``slot`` in the timelines ``rows``."""
+    """Assign ``value`` (a scalar, or one value per row of ``rows``) to ``slot`` in ``rows``."""
     number = np.asarray(value, dtype=np.float64)
-    if number.ndim:
-        number = number[rows]
     if low is not None:
         number = np.maximum(number, low)
     if high is not None:
