@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from kremlinology import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
 from kremlinology.analysis.intervals import mean_interval, wilson
 from kremlinology.engine.simulate import RawRun, outcome_kind
 from kremlinology.months import format_month
@@ -82,12 +84,16 @@ class SimulationResult:
 
     def outcomes(self) -> pd.DataFrame:
         """Outcomes as a DataFrame: id, label, p, ci_low, ci_high."""
+        import pandas as pd
+
         frame = pd.DataFrame(self.outcome_rows())
         frame[["ci_low", "ci_high"]] = pd.DataFrame(frame.pop("ci").tolist(), index=frame.index)
         return frame.drop(columns=["kind"]).set_index("id")
 
     def events(self) -> pd.DataFrame:
         """Events as a DataFrame: id, label, p, median_month."""
+        import pandas as pd
+
         return pd.DataFrame(self.event_rows()).set_index("id")
 
     def timelines(self) -> pd.DataFrame:
@@ -95,6 +101,8 @@ class SimulationResult:
 
         Available when the run kept its timelines (runs up to 250,000 by default).
         """
+        import pandas as pd
+
         kept = self.raw.timelines
         if kept is None:
             raise ValueError(

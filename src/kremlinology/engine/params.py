@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from kremlinology.engine import rng
 from kremlinology.scenario import schema
@@ -34,6 +33,8 @@ def draw_parameters(
 
 def prior_quantile(prior: object, u: np.ndarray) -> np.ndarray:
     """Map uniform draws through a prior's inverse CDF (categories become codes)."""
+    from scipy import special  # imported here: runs drawing from a posterior never need it
+
     if isinstance(prior, schema.Uniform):
         return prior.low + u * (prior.high - prior.low)
     if isinstance(prior, schema.Beta):

@@ -15,7 +15,7 @@ from kremlinology.scenario.expressions import BOOL, NEVER_MONTHS, Node, walk
 from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
 
 Value = np.ndarray | float | bool
-Closure = Callable[[WorldState], Value]
+Closure = Callable[["WorldState | RowView"], Value]
 
 
 def _const(node: Node) -> Closure:
@@ -123,9 +123,9 @@ def _memoised(closure: Closure, reads: tuple[int, ...]) -> Closure:
     memo: list[object] = [None, -1, None]  # world, clock at evaluation, value
     reads = reads or (-1,)
 
-    def evaluate(w: WorldState) -> Value:
+    def evaluate(w: WorldState | RowView) -> Value:
         stamps = w.stamps
-        if stamps is None:  # a view of some rows: evaluate, and keep the full world's memo
+        if stamps is None or isinstance(w, RowView):  # rows only: keep the full world's memo
             return closure(w)
         if memo[0] is w and max(map(stamps.__getitem__, reads)) <= memo[1]:  # type: ignore[operator]
             return memo[2]  # type: ignore[return-value]
@@ -168,7 +168,7 @@ def _logical(op: str, children: list[Closure]) -> Closure:
     settled = op == "or"  # the value that decides the answer on its own
     combine = np.logical_or if settled else np.logical_and
 
-    def evaluate(w: WorldState) -> Value:
+    def evaluate(w: WorldState | RowView) -> Value:
         result: Value = children[0](w)
         for child in children[1:]:
             if _all_equal(result, settled):
@@ -258,7 +258,9 @@ class _CompiledEffects:
             for e in effects
         ]
 
-    def values(self, world: WorldState) -> list[tuple[int, Value, float | None, float | None]]:
+    def values(
+        self, world: WorldState | RowView
+    ) -> list[tuple[int, Value, float | None, float | None]]:
         """Evaluate every right-hand side on the current state.
 
         A bare name evaluates to a view of its row of ``world.values``; it is copied here, or an
@@ -437,7 +439,9 @@ class VectorProgram:
             return value[rows if positions is None else rows[positions]]
 
         chosen = self._choose(source, event, plan, draws, rows, cut) if event.options else None
-        pending = [(rows, cut(v), slot, low, high) for slot, v, low, high in self.effects[e].values(source)]
+        pending = [
+            (rows, cut(v), slot, low, high) for slot, v, low, high in self.effects[e].values(source)
+        ]
         if chosen is not None:
             for k, option_effects in enumerate(self.option_effects[e]):
                 if option_effects.items:

@@ -142,7 +142,12 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     Raises UnknownScenarioError for a name that is not found and ScenarioError (with every
     problem's position) for a scenario that does not validate.
     """
-    folder = resolve_scenario(name_or_path)
+    from kremlinology.scenario.cache import cached
+
+    return cached(resolve_scenario(name_or_path), _load_folder)
+
+
+def _load_folder(folder: Path) -> Scenario:
     manifest_file = read_yaml(folder / MANIFEST)
     manifest = _validate_manifest(manifest_file)
     files = [read_yaml(p) for p in _content_paths(folder)]
