@@ -39,7 +39,7 @@ def cache_key(folder: Path) -> str:
 
 def cached(folder: Path, load: Callable[[Path], Scenario]) -> Scenario:
     """Return the compiled scenario of ``folder`` from the cache, or load it and store it."""
-    if os.environ.get("KREMLINOLOGY_NO_CACHE") == "1":
+    if os.environ.get("KREMLINOLOGY_NO_CACHE") == "1" or _small(folder):
         return load(folder)
     key = cache_key(folder)
     entry = cache_dir() / f"{key}.pickle"
@@ -53,6 +53,14 @@ def cached(folder: Path, load: Callable[[Path], Scenario]) -> Scenario:
     scenario = load(folder)
     _store(entry, scenario)
     return scenario
+
+
+MIN_BYTES = 64_000
+"""Smaller scenarios load fast enough: caching them would only fill the cache directory."""
+
+
+def _small(folder: Path) -> bool:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) < MIN_BYTES
 
 
 def _store(entry: Path, scenario: Scenario) -> None:
