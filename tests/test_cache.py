@@ -1,7 +1,8 @@
-"""The compiled-scenario cache: hits return the same scenario, any edit misses, errors are never cached."""
+"""The compiled-scenario cache: a hit returns the same scenario; an edit misses; errors never stick."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
