@@ -32,6 +32,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/whatif_bench.py
 
 calibrate: $(STAMP)
 	$(BIN)/kremlinology calibrate --scenario thaw
