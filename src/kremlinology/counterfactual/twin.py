@@ -153,8 +153,9 @@ def run_twins(
         1, 2**63, len(scenario.slots) + len(scenario.events), dtype=np.uint64
     ) | np.uint64(1)
     keep = runs <= KEEP_EVENTS_LIMIT if keep_events is None else keep_events
-    save = runs <= SAVE_LIMIT
-    chunks = [(first, min(chunk_size, runs - first)) for first in range(0, runs, chunk_size)]
+    # Across processes a saved state must travel twice; a short common history is cheaper to redo.
+    save = runs <= SAVE_LIMIT and (workers <= 1 or divergence - scenario.start >= 24)
+    chunks = balanced_chunks(runs, chunk_size, workers)
     with _pool(workers, len(chunks)) as pool:
         # Small runs keep each block's state at the divergence; large ones simulate the common
         # history twice (once to count misses, once to go on) so that memory stays bounded.
@@ -198,6 +199,15 @@ def run_twins(
         time.perf_counter() - started,
         {name: np.concatenate([p[5][name] for p in parts]) for name in status_slots(scenario)},
     )
+
+
+def balanced_chunks(runs: int, chunk_size: int, workers: int) -> list[tuple[int, int]]:
+    """Blocks of at most ``chunk_size`` timelines, in a multiple of ``workers`` of equal size."""
+    parts = max(1, workers)
+    count = -(-runs // chunk_size)
+    count = -(-count // parts) * parts
+    size = -(-runs // count)
+    return [(first, min(size, runs - first)) for first in range(0, runs, size)]
 
 
 class _Inline:
