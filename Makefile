@@ -34,6 +34,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 	$(BIN)/python benchmarks/whatif_bench.py
 
+serve: $(STAMP)
+	$(BIN)/kremlinology serve
+
 calibrate: $(STAMP)
 	$(BIN)/kremlinology calibrate --scenario thaw
 
