@@ -385,6 +385,21 @@ def calibrate(
                 f"posterior: score {report['score']:.3f}, fit {_score(report['fit_score'])}, "
                 f"held out {_score(report['holdout_score'])} (20,000 timelines)"
             )
+            summary = {
+                "method": "rejection ABC, one timeline per parameter set, distance = share of "
+                "fit facts missed, tolerance = the --accept quantile",
+                "runs": n,
+                "seed": s,
+                "accept": accept,
+                "accepted": result.accepted,
+                "threshold": result.threshold,
+                "prior": {k: prior[k] for k in ("score", "fit_score", "holdout_score")},
+                "posterior": {k: report[k] for k in ("score", "fit_score", "holdout_score")},
+                "scored_on": {"runs": 20_000, "seed": s},
+            }
+            (loaded.path / "calibration.json").write_text(
+                json.dumps(summary, indent=2) + "\n", encoding="utf-8"
+            )
 
 
 def _register_packages() -> None:
