@@ -29,7 +29,7 @@ def format_month(month: int) -> str:
     return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
-_MONTH_NAMES = (
+MONTH_NAMES = (
     "January",
     "February",
     "March",
@@ -47,4 +47,4 @@ _MONTH_NAMES = (
 
 def month_words(month: int) -> str:
     """Return a month in words, e.g. ``June 1953``."""
-    return f"{_MONTH_NAMES[month % 12]} {month // 12}"
+    return f"{MONTH_NAMES[month % 12]} {month // 12}"

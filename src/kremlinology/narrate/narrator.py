@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from kremlinology.months import format_month, parse_month
+from kremlinology.months import MONTH_NAMES, format_month, parse_month
 from kremlinology.narrate.chronicle import Chronicle
 from kremlinology.scenario.errors import KremlinologyError
 
@@ -47,20 +47,7 @@ SYSTEM_PROMPT = (
     "in that month, in real history: you may say so."
 )
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+_MONTHS = MONTH_NAMES
 _MONTH_NAMES = "|".join(
     sorted({*_MONTHS, *(m[:3] for m in _MONTHS), "Sept"}, key=len, reverse=True)
 )
