@@ -200,3 +200,20 @@ def test_abc_posterior_matches_the_conjugate_answer(tmp_path, testbed) -> None: 
     assert result.threshold == 0.0
     luck = result.samples[:, [p.model.id for p in scenario.parameters].index("luck")]
     assert abs(luck.mean() - 0.6) < 4 * 0.2 / np.sqrt(luck.size)
+
+
+def test_drivers_rank_a_deciding_parameter_above_an_irrelevant_one(testbed) -> None:  # type: ignore[no-untyped-def]
+    """The abdication hazard is clip(2 * zeal, 0, 1) from October on, so ``zeal`` decides whether
+    the king still rules; ``luck`` only drives the January omen and explains nothing of it."""
+    from kremlinology.analysis.effects import correlation_ratio, outcome_columns
+
+    result = k.whatif("set(unrest = 5 @ 2000-03)", testbed, runs=8000, seed=4, workers=1)
+    names = [p.model.id for p in testbed.parameters]
+    rules = dict((c[0], c[2]) for c in outcome_columns(testbed, result.twin.whatif.outcomes))
+    king_rules = rules["king_rules"]
+    zeal = correlation_ratio(result.twin.parameters[names.index("zeal")], king_rules)
+    luck = correlation_ratio(result.twin.parameters[names.index("luck")], king_rules)
+    assert zeal > 0.05
+    assert luck < 0.01
+    listed = [d["factor"] for d in result.drivers if d["outcome"] == "king_rules"]
+    assert "parameter luck" not in listed

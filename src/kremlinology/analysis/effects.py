@@ -146,8 +146,8 @@ def drivers(
         for value, name, values in scored:
             if value <= 0 or len(chosen) == top:
                 break
-            # Events that always happen together carry the same information: name the first only.
-            if not any(np.array_equal(values, other) for _, _, other in chosen):
+            # Factors that (nearly) always go together carry the same information: name the first.
+            if not any(_redundant(values, other) for _, _, other in chosen):
                 chosen.append((value, name, values))
         found += [
             {"outcome": row["id"], "factor": name, "importance": round(value, 4)}
@@ -168,3 +168,12 @@ def _distinct(rows: list[dict[str, Any]], columns: dict[str, np.ndarray]) -> lis
         ):
             kept.append(row)
     return kept
+
+
+def _redundant(a: np.ndarray, b: np.ndarray, threshold: float = 0.95) -> bool:
+    """Whether two factors are the same information (|correlation| >= threshold, or equal)."""
+    if np.array_equal(a, b):
+        return True
+    if a.std() == 0 or b.std() == 0:
+        return False
+    return bool(abs(np.corrcoef(a, b)[0, 1]) >= threshold)
