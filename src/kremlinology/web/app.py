@@ -393,6 +393,25 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
         with user_errors():
             return [w.model_dump() for w in explorer.scenario(scenario).whatifs]
 
+    async def whatif_part(
+        part: str,
+        http: HttpRequest,
+        scenario: str | None,
+        q: str,
+        runs: int,
+        seed: int,
+        condition: bool,
+    ) -> Response:
+        """One part of a stored what-if answer, computing it first if needed."""
+        with user_errors():
+            request = await run_in_threadpool(
+                explorer.whatif_request, scenario, q, runs, seed, condition
+            )
+        text = await result_text(request, http)
+        if isinstance(text, Response):
+            return text
+        return json_text(json.dumps(json.loads(text)[part], allow_nan=False))
+
     @app.get(
         "/api/whatif",
         response_model=None,
@@ -408,14 +427,7 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
         condition: ConditionQ = True,
     ) -> Response:
         """Answer a what-if on twin worlds (``kremlinology whatif Q --json``)."""
-        with user_errors():
-            request = await run_in_threadpool(
-                explorer.whatif_request, scenario, q, runs, seed, condition
-            )
-        text = await result_text(request, http)
-        if isinstance(text, Response):
-            return text
-        return json_text(json.dumps(json.loads(text)["result"], allow_nan=False))
+        return await whatif_part("result", http, scenario, q, runs, seed, condition)
 
     @app.get(
         "/api/families",
@@ -432,14 +444,7 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
         condition: ConditionQ = True,
     ) -> Response:
         """The families of what-if timelines, each with its representative's chronicle."""
-        with user_errors():
-            request = await run_in_threadpool(
-                explorer.whatif_request, scenario, q, runs, seed, condition
-            )
-        text = await result_text(request, http)
-        if isinstance(text, Response):
-            return text
-        return json_text(json.dumps(json.loads(text)["families"], allow_nan=False))
+        return await whatif_part("families", http, scenario, q, runs, seed, condition)
 
     @app.get(
         "/api/chronicle",
