@@ -352,9 +352,9 @@ def main() -> None:
 @app.command()
 def calibrate(
     scenario: ScenarioOption = "thaw",
-    runs: RunsOption = "200000",
+    runs: RunsOption = "400000",
     seed: SeedOption = "1",
-    accept: Annotated[float, typer.Option(help="share of prior timelines to accept")] = 0.02,
+    accept: Annotated[float, typer.Option(help="share of prior timelines to accept")] = 0.003,
     write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
 ) -> None:
     """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
