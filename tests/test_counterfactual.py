@@ -9,6 +9,8 @@ Expected values are worked out by hand from tests/../scenarios/testbed (see test
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -196,7 +198,7 @@ def test_abc_posterior_matches_the_conjugate_answer(tmp_path, testbed) -> None: 
     from kremlinology.analysis.fidelity import read_facts, with_facts
 
     scenario = with_facts(testbed, read_facts(facts, testbed))
-    result = calibrate(scenario, runs=40_000, seed=9, accept=0.05)
+    result = calibrate(scenario, runs=40_000, seed=9, accept=0.05, method="timeline")
     assert result.threshold == 0.0
     luck = result.samples[:, [p.model.id for p in scenario.parameters].index("luck")]
     assert abs(luck.mean() - 0.6) < 4 * 0.2 / np.sqrt(luck.size)
@@ -217,3 +219,30 @@ def test_drivers_rank_a_deciding_parameter_above_an_irrelevant_one(testbed) -> N
     assert luck < 0.01
     listed = [d["factor"] for d in result.drivers if d["outcome"] == "king_rules"]
     assert "parameter luck" not in listed
+
+
+def test_replicate_abc_keeps_the_parameter_sets_that_explain_the_record(
+    tmp_path,
+    testbed,  # type: ignore[no-untyped-def]
+) -> None:
+    """With the omen in January on the record, a set's chance of reproducing it is its ``luck``
+    (prior Beta(2, 2), mean 0.5). Judged on 40 timelines each, the closest 10% of 1,000 sets are
+    those with high luck: their mean is far above the prior's (the top decile of Beta(2, 2) starts
+    at 0.80; noise in 40 draws pulls some lower sets in). ``zeal`` plays no part in the omen, so its
+    accepted mean stays near its prior's 0.5 (truncated normal, sd 0.2: 4 s.e. is 0.025)."""
+    facts = tmp_path / "facts.csv"
+    facts.write_text(
+        "id,month,tolerance,label,condition\n"
+        "omen_seen,2000-01,0,An omen in January,\"fired('omen')\"\n"
+    )
+    from kremlinology.analysis.calibrate import calibrate
+    from kremlinology.analysis.fidelity import read_facts
+
+    scenario = dataclasses.replace(testbed, facts=read_facts(facts, testbed))
+    result = calibrate(scenario, runs=40_000, seed=3, accept=0.1, replicates=40)
+    names = [p.model.id for p in scenario.parameters]
+    luck = result.samples[:, names.index("luck")]
+    zeal = result.samples[:, names.index("zeal")]
+    assert 80 <= result.accepted <= 140
+    assert luck.mean() > 0.7
+    assert abs(zeal.mean() - 0.5) < 4 * 0.2 / np.sqrt(result.accepted)

@@ -354,7 +354,11 @@ def calibrate(
     scenario: ScenarioOption = "thaw",
     runs: RunsOption = "400000",
     seed: SeedOption = "1",
-    accept: Annotated[float, typer.Option(help="share of prior timelines to accept")] = 0.003,
+    accept: Annotated[float, typer.Option(help="share of parameter sets to accept")] = 0.02,
+    method: Annotated[
+        str, typer.Option(help="replicates (sets judged on ~25 timelines) or timeline")
+    ] = "replicates",
+    replicates: Annotated[int, typer.Option(help="timelines per parameter set")] = 50,
     write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
 ) -> None:
     """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
@@ -367,7 +371,11 @@ def calibrate(
         fail("--accept must be in (0, 1]")
     with user_errors():
         loaded = load(scenario)
-        result = run_calibration(loaded, n, s, accept, workers=os.cpu_count() or 1)
+        if method not in ("replicates", "timeline") or replicates < 1:
+            fail("--method is replicates or timeline, and --replicates at least 1")
+        result = run_calibration(
+            loaded, n, s, accept, workers=os.cpu_count() or 1, method=method, replicates=replicates
+        )
         prior = result.prior_report
         print(
             f"prior: score {prior['score']:.3f}, fit {_score(prior['fit_score'])}, "
@@ -386,8 +394,8 @@ def calibrate(
                 f"held out {_score(report['holdout_score'])} (20,000 timelines)"
             )
             summary = {
-                "method": "rejection ABC, one timeline per parameter set, distance = share of "
-                "fit facts missed, tolerance = the --accept quantile",
+                "method": method,
+                "replicates": replicates if method == "replicates" else 1,
                 "runs": n,
                 "seed": s,
                 "accept": accept,

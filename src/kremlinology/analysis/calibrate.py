@@ -1,15 +1,25 @@
-"""Fitting a scenario's parameters to its record by rejection ABC on the vectorized engine.
+"""Fitting a scenario's parameters to its record by approximate Bayesian computation (ABC).
 
-Every timeline of a prior run carries its own parameter set, so one prior run of N timelines is N
-draws of rejection ABC with one simulation each. The distance of a timeline to the record is the
-share of *fit* facts it fails to reproduce; the accepted parameter sets (the best ``accept`` share,
-ties at the threshold included) are the posterior samples. Held-out facts play no part in the fit:
-the baseline drawn from the posterior is scored on them separately.
+Two methods, both on the vectorized engine, both blind to the held-out facts:
+
+- ``replicates`` (the default): draw ``particles`` parameter sets from the priors and simulate each
+  about ``replicates`` times (every timeline takes one of the sets by its own draw). A set's
+  distance to the record is the share of *fit* facts its timelines fail to reproduce, averaged over
+  its timelines, so chance in a single history does not decide; the closest ``accept`` share of the
+  sets are the posterior samples. This is rejection ABC on replicate-averaged summaries (as in
+  history matching of stochastic simulators).
+- ``timeline``: classic rejection ABC with one simulation per parameter set: every timeline of a
+  prior run carries its own set, and the sets of the timelines at or below the ``accept`` quantile
+  of the distance are kept (ties included).
+
+The simulations use a seed derived from the one given, so that scoring the posterior with that seed
+afterwards reuses none of the draws the fit saw.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import tempfile
 import time
@@ -20,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from kremlinology.analysis.fidelity import fidelity_from_holds
-from kremlinology.engine.simulate import run_timelines
+from kremlinology.engine import rng
+from kremlinology.engine.params import draw_parameters
+from kremlinology.engine.simulate import RawRun, run_timelines
 from kremlinology.scenario.expressions import Categorical
 from kremlinology.scenario.model import Scenario
 
@@ -49,6 +61,10 @@ def distances(scenario: Scenario, facts_hold: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 - facts_hold[fit].mean(axis=0), dtype=np.float64)
 
 
+FIT_SEED_OFFSET = 0x6A09E667
+"""Added to the user's seed for the fit's own simulations."""
+
+
 def calibrate(
     scenario: Scenario,
     runs: int = 200_000,
@@ -56,13 +72,19 @@ def calibrate(
     accept: float = 0.02,
     chunk_size: int = 16_384,
     workers: int = 1,
+    method: str = "replicates",
+    replicates: int = 25,
 ) -> Calibration:
-    """Run the prior, keep the parameter sets of the timelines closest to the fit facts."""
+    """Fit the parameters to the fit facts; see the module docstring for the two methods."""
+    if method == "replicates":
+        return _calibrate_replicates(scenario, runs, seed, accept, chunk_size, workers, replicates)
+    if method != "timeline":
+        raise ValueError(f"unknown calibration method '{method}' (replicates or timeline)")
     started = time.perf_counter()
     raw = run_timelines(
         scenario,
         runs,
-        seed,
+        seed + FIT_SEED_OFFSET,
         chunk_size=chunk_size,
         workers=workers,
         use_posterior=False,
@@ -75,6 +97,53 @@ def calibrate(
     samples = raw.timelines.parameters[:, chosen].T.copy()
     prior_report = fidelity_from_holds(scenario, raw.aggregates.fact_holds, runs, seed)
     return Calibration(samples, threshold, prior_report, runs, seed, time.perf_counter() - started)
+
+
+def _calibrate_replicates(
+    scenario: Scenario,
+    runs: int,
+    seed: int,
+    accept: float,
+    chunk_size: int,
+    workers: int,
+    replicates: int,
+) -> Calibration:
+    started = time.perf_counter()
+    fit_seed = seed + FIT_SEED_OFFSET
+    count = max(1, runs // max(1, replicates))
+    particles = draw_parameters(scenario, fit_seed, 0, count, use_posterior=False).T.copy()
+    trial = dataclasses.replace(scenario, posterior=particles)
+    raw = run_timelines(
+        trial,
+        runs,
+        fit_seed,
+        chunk_size=chunk_size,
+        workers=workers,
+        use_posterior=True,
+        keep_timelines=True,
+    )
+    assert raw.timelines is not None
+    rows = particle_of_timelines(fit_seed, runs, count)
+    distance = distances(scenario, raw.timelines.facts)
+    seen = np.bincount(rows, minlength=count)
+    mean = np.bincount(rows, weights=distance, minlength=count) / np.maximum(seen, 1)
+    mean[seen < max(2, replicates // 5)] = np.inf  # too few replicates to judge
+    threshold = float(np.quantile(mean[np.isfinite(mean)], accept))
+    samples = particles[mean <= threshold]
+    prior = draw_prior_report(scenario, raw, rows)
+    return Calibration(samples, threshold, prior, runs, seed, time.perf_counter() - started)
+
+
+def particle_of_timelines(seed: int, runs: int, count: int) -> np.ndarray:
+    """Which of ``count`` parameter sets each timeline took (the engine's own row draw)."""
+    u = rng.uniforms(seed, rng.stream_id(rng.POSTERIOR_ROW), 0, runs)
+    return np.minimum((u * count).astype(np.int64), count - 1)
+
+
+def draw_prior_report(scenario: Scenario, raw: RawRun, rows: np.ndarray) -> dict[str, Any]:
+    """The record's scores over all trial timelines: the priors' fidelity (sets drawn from them)."""
+    del rows  # every trial set comes from the priors, so all timelines together sample the priors
+    return fidelity_from_holds(scenario, raw.aggregates.fact_holds, raw.runs, raw.seed)
 
 
 def write_posterior(scenario: Scenario, samples: np.ndarray, path: Path) -> None:
