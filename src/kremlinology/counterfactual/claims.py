@@ -175,9 +175,8 @@ def _share(mask: np.ndarray, success: np.ndarray) -> dict[str, Any]:
     return {"p": (k / n) if n else None, "ci": [low, high], "timelines": n}
 
 
-def _interventions(
-    cause: Cause, twin_share: np.ndarray | None = None
-) -> tuple[Intervention, Intervention]:
+def _interventions(cause: Cause) -> tuple[Intervention, Intervention]:
+    """(removal, imposition) of a cause: block or force the event, or take another option."""
     event = cause.event
     if cause.option is None:
         return Block(event.id), Do(event.id, event.first)

@@ -17,7 +17,15 @@ from kremlinology.engine.state import Plan
 from kremlinology.months import MonthFormatError, format_month, parse_month
 from kremlinology.scenario.compiler import ScenarioNamespace
 from kremlinology.scenario.errors import KremlinologyError
-from kremlinology.scenario.expressions import Categorical, ExpressionError, compile_expression
+from kremlinology.scenario.expressions import (
+    BOOL,
+    NUM,
+    Categorical,
+    ExpressionError,
+    Node,
+    as_number,
+    compile_expression,
+)
 from kremlinology.scenario.model import Scenario
 
 MAX_QUERY = 2000
@@ -201,24 +209,19 @@ def _parse_set(body: str, scenario: Scenario) -> SetValue:
     return SetValue(target, value, month)
 
 
-def _compile_value(scenario: Scenario, target: str, value: str):  # type: ignore[no-untyped-def]
+def _compile_value(scenario: Scenario, target: str, value: str) -> Node:
+    """Compile the value of a ``set`` for its target (numbers take booleans as 1 and 0)."""
     slot = scenario.slots[scenario.slot_index[target]]
     expect = slot.type if isinstance(slot.type, Categorical) else None
     try:
         node = compile_expression(value, ScenarioNamespace(scenario), expect)
     except ExpressionError as error:
         raise InterventionError(f"set({target} = {value}): {error.message}") from None
-    if (slot.type == "num" and node.type not in ("num", "bool")) or (
-        slot.type != "num" and node.type != slot.type
+    if (slot.type == NUM and node.type not in (NUM, BOOL)) or (
+        slot.type != NUM and node.type != slot.type
     ):
         raise InterventionError(f"set({target} = {value}): value has the wrong type for '{target}'")
-    return node if slot.type != "num" or node.type == "num" else _as_number(node)
-
-
-def _as_number(node):  # type: ignore[no-untyped-def]
-    from kremlinology.scenario.expressions import as_number
-
-    return as_number(node)
+    return as_number(node) if slot.type == NUM else node
 
 
 def divergence_month(interventions: list[Intervention], scenario: Scenario) -> int:
@@ -239,7 +242,7 @@ def to_plan(interventions: list[Intervention], scenario: Scenario) -> Plan:
     forced: dict[int, set[int]] = {}
     blocked: dict[int, int] = {}
     chosen: dict[int, int] = {}
-    sets: dict[int, list] = {}
+    sets: dict[int, list[tuple[int, Node]]] = {}
     for item in interventions:
         if isinstance(item, SetValue):
             node = _compile_value(scenario, item.target, item.value)
