@@ -191,7 +191,7 @@ def fidelity(thaw):  # type: ignore[no-untyped-def]
 
 
 HELD_OUT_TARGET = 0.7
-HELD_OUT_REACHED = 0.650
+HELD_OUT_REACHED = 0.688
 """Measured at seed 1 with 20,000 timelines when this was written (see docs/scenario-thaw.md)."""
 
 
