@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 
 from kremlinology.analysis.fidelity import fidelity_from_holds
-from kremlinology.engine import rng
-from kremlinology.engine.params import draw_parameters
-from kremlinology.engine.simulate import RawRun, run_timelines
+from kremlinology.engine.params import draw_parameters, posterior_rows
+from kremlinology.engine.simulate import run_timelines
 from kremlinology.scenario.expressions import Categorical
 from kremlinology.scenario.model import Scenario
 
@@ -123,27 +122,16 @@ def _calibrate_replicates(
         keep_timelines=True,
     )
     assert raw.timelines is not None
-    rows = particle_of_timelines(fit_seed, runs, count)
+    rows = posterior_rows(fit_seed, 0, runs, count)  # the set each timeline took
     distance = distances(scenario, raw.timelines.facts)
     seen = np.bincount(rows, minlength=count)
     mean = np.bincount(rows, weights=distance, minlength=count) / np.maximum(seen, 1)
     mean[seen < max(2, replicates // 5)] = np.inf  # too few replicates to judge
     threshold = float(np.quantile(mean[np.isfinite(mean)], accept))
     samples = particles[mean <= threshold]
-    prior = draw_prior_report(scenario, raw, rows)
+    # Every trial set comes from the priors, so all trial timelines together score the priors.
+    prior = fidelity_from_holds(scenario, raw.aggregates.fact_holds, raw.runs, raw.seed)
     return Calibration(samples, threshold, prior, runs, seed, time.perf_counter() - started)
-
-
-def particle_of_timelines(seed: int, runs: int, count: int) -> np.ndarray:
-    """Which of ``count`` parameter sets each timeline took (the engine's own row draw)."""
-    u = rng.uniforms(seed, rng.stream_id(rng.POSTERIOR_ROW), 0, runs)
-    return np.minimum((u * count).astype(np.int64), count - 1)
-
-
-def draw_prior_report(scenario: Scenario, raw: RawRun, rows: np.ndarray) -> dict[str, Any]:
-    """The record's scores over all trial timelines: the priors' fidelity (sets drawn from them)."""
-    del rows  # every trial set comes from the priors, so all timelines together sample the priors
-    return fidelity_from_holds(scenario, raw.aggregates.fact_holds, raw.runs, raw.seed)
 
 
 def write_posterior(scenario: Scenario, samples: np.ndarray, path: Path) -> None:

@@ -20,15 +20,18 @@ def draw_parameters(
     """
     values = np.empty((len(scenario.parameters), count), dtype=np.float64)
     if use_posterior and scenario.posterior is not None and len(scenario.parameters):
-        u = rng.uniforms(seed, rng.stream_id(rng.POSTERIOR_ROW), first, count)
-        rows = np.minimum(
-            (u * len(scenario.posterior)).astype(np.int64), len(scenario.posterior) - 1
-        )
+        rows = posterior_rows(seed, first, count, len(scenario.posterior))
         return np.ascontiguousarray(scenario.posterior[rows].T)
     for j, spec in enumerate(scenario.parameters):
         u = rng.uniforms(seed, rng.stream_id(rng.PARAMETER_DRAW, event=j), first, count)
         values[j] = prior_quantile(spec.model.prior, u)
     return values
+
+
+def posterior_rows(seed: int, first: int, count: int, samples: int) -> np.ndarray:
+    """Which of ``samples`` posterior rows timelines ``first .. first + count - 1`` take."""
+    u = rng.uniforms(seed, rng.stream_id(rng.POSTERIOR_ROW), first, count)
+    return np.minimum((u * samples).astype(np.int64), samples - 1)
 
 
 def prior_quantile(prior: object, u: np.ndarray) -> np.ndarray:

@@ -263,10 +263,11 @@ class _CompiledEffects:
     ) -> list[tuple[int, Value, float | None, float | None]]:
         """Evaluate every right-hand side on the current state.
 
-        A bare name evaluates to a view of its row of ``world.values``; it is copied here, or an
-        earlier assignment of the same event would change the value a later one assigns.
+        A bare name may evaluate to a view of its row of ``world.values``; callers take the fired
+        rows (a copy) of every value before assigning any, so no assignment changes a value that a
+        later one assigns.
         """
-        return [(slot, _detach(fn(world)), low, high) for slot, fn, low, high in self.items]
+        return [(slot, fn(world), low, high) for slot, fn, low, high in self.items]
 
 
 def _detach(value: Value) -> Value:
