@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from kremlinology.version import __version__
+
 __all__ = ["__version__", "claim", "history", "load_scenario", "simulate", "whatif"]
 
 if TYPE_CHECKING:
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    """The API's entry points, imported on first use (a documented lazy import: the package root
+    stays cheap to import, and every subpackage imports it first)."""
     if name in ("load_scenario", "simulate", "history", "whatif", "claim"):
         from kremlinology import api
 

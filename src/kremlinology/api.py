@@ -5,20 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from kremlinology.analysis.fidelity import history as run_history
+from kremlinology.analysis.fidelity import read_facts
 from kremlinology.analysis.outcomes import SimulationResult
+from kremlinology.counterfactual.claims import ClaimResult, test_claim
+from kremlinology.counterfactual.query import WhatIfResult, run_whatif
+from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
 from kremlinology.engine.rng import check_seed
 from kremlinology.engine.simulate import DEFAULT_CHUNK, check_runs, run_timelines
 from kremlinology.engine.state import Plan
+from kremlinology.narrate.chronicle import Chronicle
+from kremlinology.narrate.chronicle import chronicle as tell
+from kremlinology.narrate.report import write_report
 from kremlinology.scenario.loader import load_scenario as _load
 from kremlinology.scenario.model import Scenario
-
-if TYPE_CHECKING:
-    from kremlinology.counterfactual.claims import ClaimResult
-    from kremlinology.counterfactual.query import WhatIfResult
-
-DEFAULT_RUNS = 20_000
 
 
 def auto_workers(workers: int, runs: int) -> int:
@@ -28,8 +29,8 @@ def auto_workers(workers: int, runs: int) -> int:
     return max(1, min(os.cpu_count() or 1, 4)) if runs >= 4096 else 1
 
 
-def load_scenario(name_or_path: str | Path = "thaw") -> Scenario:
-    """Load a bundled scenario by name (``"thaw"``) or a scenario folder by path.
+def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO) -> Scenario:
+    """Load a bundled scenario by name (default ``DEFAULT_SCENARIO``) or a folder by path.
 
     Raises ``UnknownScenarioError`` or ``ScenarioError`` (whose message lists every problem as
     ``file:line:col: message``).
@@ -42,9 +43,9 @@ def _scenario(scenario: Scenario | str | Path) -> Scenario:
 
 
 def simulate(
-    scenario: Scenario | str | Path = "thaw",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     runs: int = DEFAULT_RUNS,
-    seed: int = 1,
+    seed: int = DEFAULT_SEED,
     *,
     chunk_size: int = DEFAULT_CHUNK,
     workers: int = 1,
@@ -70,9 +71,9 @@ def simulate(
 
 def whatif(
     query: str,
-    scenario: Scenario | str | Path = "thaw",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     runs: int = DEFAULT_RUNS,
-    seed: int = 1,
+    seed: int = DEFAULT_SEED,
     *,
     condition: bool = True,
     workers: int = 0,
@@ -83,8 +84,6 @@ def whatif(
     Returns a WhatIfResult with paired effects, drivers, divergence profile and admissibility.
     Raises InterventionError/QueryError for a query that does not parse or match.
     """
-    from kremlinology.counterfactual.query import run_whatif
-
     loaded = _scenario(scenario)
     return run_whatif(
         loaded,
@@ -100,16 +99,14 @@ def whatif(
 def claim(
     cause: str,
     effect: str,
-    scenario: Scenario | str | Path = "thaw",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     runs: int = DEFAULT_RUNS,
-    seed: int = 1,
+    seed: int = DEFAULT_SEED,
     *,
     condition: bool = True,
     workers: int = 0,
 ) -> ClaimResult:
     """Test "EFFECT because CAUSE": probabilities of necessity and sufficiency with intervals."""
-    from kremlinology.counterfactual.claims import test_claim
-
     loaded = _scenario(scenario)
     return test_claim(
         loaded,
@@ -123,25 +120,19 @@ def claim(
 
 
 def history(
-    scenario: Scenario | str | Path = "thaw",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     runs: int = DEFAULT_RUNS,
-    seed: int = 1,
+    seed: int = DEFAULT_SEED,
     *,
     ledger: str | Path | None = None,
 ) -> dict[str, object]:
     """Share of baseline timelines reproducing each dated fact, and the score (their mean)."""
-    from kremlinology.analysis.fidelity import history as run_history
-    from kremlinology.analysis.fidelity import read_facts
-
     loaded = _scenario(scenario)
     extra = read_facts(ledger, loaded) if ledger is not None else None
     return run_history(loaded, check_runs(runs), check_seed(seed), extra)
 
 
 # -- chronicles and reports (kremlinology.narrate) -------------------------------------------
-
-if TYPE_CHECKING:
-    from kremlinology.narrate.chronicle import Chronicle
 
 
 def _answer(
@@ -157,10 +148,10 @@ def _answer(
 
 
 def chronicle(
-    query: str | WhatIfResult = "beria_detects_coup",
-    scenario: Scenario | str | Path = "thaw",
+    query: str | WhatIfResult = DEFAULT_WHATIF,
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     runs: int = DEFAULT_RUNS,
-    seed: int = 1,
+    seed: int = DEFAULT_SEED,
     *,
     condition: bool = True,
     timeline: int | None = None,
@@ -173,17 +164,15 @@ def chronicle(
     is ``"typical"`` (representative of the largest family) or ``"surprising"`` (least likely).
     Render with ``.render("text" | "markdown" | "bbcode" | "html" | "json")``.
     """
-    from kremlinology.narrate.chronicle import chronicle as tell
-
     return tell(_answer(query, scenario, runs, seed, condition), timeline=timeline, pick=pick)
 
 
 def report(
     query: str | WhatIfResult,
     out_dir: str | Path,
-    scenario: Scenario | str | Path = "thaw",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     runs: int = DEFAULT_RUNS,
-    seed: int = 1,
+    seed: int = DEFAULT_SEED,
     *,
     condition: bool = True,
 ) -> Path:
@@ -191,6 +180,4 @@ def report(
 
     The folder appears whole or not at all; an earlier report there is replaced. Returns it.
     """
-    from kremlinology.narrate.report import write_report
-
     return write_report(_answer(query, scenario, runs, seed, condition), Path(out_dir))

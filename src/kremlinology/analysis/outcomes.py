@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kremlinology import __version__
+from kremlinology.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from kremlinology import __version__
 from kremlinology.analysis.effects import divergence_profile, drivers, effects
 from kremlinology.counterfactual.catalogue import ResolvedQuery, resolve_query
 from kremlinology.counterfactual.interventions import (
@@ -27,6 +26,7 @@ from kremlinology.counterfactual.interventions import (
 from kremlinology.counterfactual.twin import TwinRun, run_twins
 from kremlinology.months import format_month
 from kremlinology.scenario.model import Scenario
+from kremlinology.version import __version__
 
 
 @dataclass

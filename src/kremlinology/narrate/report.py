@@ -15,12 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kremlinology import __version__
 from kremlinology.months import month_words
 from kremlinology.narrate import formats
 from kremlinology.narrate.chronicle import Chronicle, chronicle
 from kremlinology.narrate.families import Family, families, surprising
 from kremlinology.scenario.errors import KremlinologyError
+from kremlinology.version import __version__
 
 if TYPE_CHECKING:
     from kremlinology.counterfactual.query import WhatIfResult

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from kremlinology import __version__
 from kremlinology.scenario.model import Scenario
+from kremlinology.version import __version__
 
 
 def cache_dir() -> Path:

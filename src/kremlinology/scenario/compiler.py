@@ -33,6 +33,7 @@ from kremlinology.scenario.model import (
     Scenario,
     Slot,
 )
+from kremlinology.scenario.posterior import posterior_matrix
 
 if TYPE_CHECKING:
     from kremlinology.scenario.loader import SourceFile
@@ -606,8 +607,6 @@ def _posterior(
         )
         return None
     domains = [_domain_of(builder.slots[p.slot].type) for p in parameters]
-    from kremlinology.scenario.loader import posterior_matrix
-
     try:
         return posterior_matrix(header, rows, columns, domains)
     except (ValueError, IndexError):

@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -30,6 +29,7 @@ from ruamel.yaml.scalarstring import (
 
 from kremlinology.months import MonthFormatError, parse_month
 from kremlinology.scenario import schema
+from kremlinology.scenario.cache import cached
 from kremlinology.scenario.compiler import compile_scenario
 from kremlinology.scenario.errors import (
     Position,
@@ -142,8 +142,6 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     Raises UnknownScenarioError for a name that is not found and ScenarioError (with every
     problem's position) for a scenario that does not validate.
     """
-    from kremlinology.scenario.cache import cached
-
     return cached(resolve_scenario(name_or_path), _load_folder)
 
 
@@ -455,21 +453,6 @@ def _digest(folder: Path, paths: list[Path], manifest: schema.Manifest) -> str:
     for path in sorted([*paths, *extra]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def posterior_matrix(
-    header: list[str],
-    rows: list[list[str]],
-    columns: list[str],
-    domains: list[tuple[str, ...] | None],
-) -> np.ndarray:
-    """Arrange posterior samples as a float matrix in parameter order (categories as codes)."""
-    index = {name: i for i, name in enumerate(header)}
-    matrix = np.empty((len(rows), len(columns)), dtype=np.float64)
-    for j, (name, domain) in enumerate(zip(columns, domains, strict=True)):
-        cells = [row[index[name]] for row in rows]
-        matrix[:, j] = [domain.index(c) for c in cells] if domain else [float(c) for c in cells]
-    return matrix
 
 
 def check_month(text: str, position: Position, problems: list[Problem]) -> int | None:

@@ -26,11 +26,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from kremlinology import __version__
 from kremlinology.engine.rng import MAX_SEED
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.scenario.model import Scenario
 from kremlinology.scenario.schema import WhatIf
+from kremlinology.version import __version__
 from kremlinology.web import views
 from kremlinology.web.jobs import DONE, FAILED, Job, QueueFull
 from kremlinology.web.service import (

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from kremlinology import api
+from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO
 from kremlinology.engine.rng import MAX_SEED
 from kremlinology.engine.simulate import outcome_kind
 from kremlinology.months import format_month
@@ -60,10 +61,10 @@ class ChronicleUnavailable(KremlinologyError):
 class Settings:
     """How the explorer runs; ``kremlinology serve`` fills these from its options."""
 
-    scenario: str = "thaw"
+    scenario: str = DEFAULT_SCENARIO
     store_path: Path | None = None
     max_runs: int = DEFAULT_MAX_RUNS
-    default_runs: int = api.DEFAULT_RUNS  # the JSON API's default, as the CLI's
+    default_runs: int = DEFAULT_RUNS  # the JSON API's default, as the CLI's
     page_runs: int = 5_000  # what the pages' forms offer first: an answer in seconds
     workers: int = 2
     max_pending: int = 64

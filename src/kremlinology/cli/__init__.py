@@ -1,0 +1,64 @@
+"""The ``kremlinology`` command line: the Typer app, built from one module per group of commands.
+
+``build_app`` assembles the app explicitly from :data:`COMMANDS`; no module registers itself on
+import. Each command module imports the core (``api``, ``narrate``, ``web``) and is imported by
+nothing but this package. Bad input ends with one line on stderr and exit code 2
+(:mod:`kremlinology.cli.common`).
+
+To add a command: write a function in the module of its group (or a new module) and add a
+``(name, function)`` row to :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from kremlinology.cli import baseline, calibrate, scenarios, stories, web, whatif
+
+HELP = "Kremlinology: counterfactual history of the Soviet leadership, 1953-1964."
+
+COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("run", baseline.run_command),
+    ("check", scenarios.check_command),
+    ("schema", scenarios.schema_command),
+    ("whatif", whatif.whatif_command),
+    ("whatifs", scenarios.whatifs_command),
+    ("claim", whatif.claim_command),
+    ("history", baseline.history_command),
+    ("calibrate", calibrate.calibrate_command),
+    ("chronicle", stories.chronicle_command),
+    ("report", stories.report_command),
+    ("serve", web.serve_command),
+)
+"""Every command, in the order ``--help`` lists them."""
+
+
+def build_app() -> typer.Typer:
+    """Return a new Typer app carrying every command of :data:`COMMANDS`."""
+    app = typer.Typer(
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        help=HELP,
+    )
+    for name, command in COMMANDS:
+        app.command(name)(command)
+    return app
+
+
+app = build_app()
+"""The app the console entry point runs (tests drive it with Typer's CliRunner)."""
+
+
+def main() -> None:
+    """Console entry point: run the app; Ctrl-C ends with 'interrupted' and exit code 130."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

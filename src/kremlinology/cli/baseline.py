@@ -1,0 +1,91 @@
+"""Commands about the baseline world: ``run`` (outcome and event frequencies) and ``history``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kremlinology.api import history as run_history
+from kremlinology.api import simulate
+from kremlinology.cli.common import (
+    JsonOption,
+    RunsOption,
+    ScenarioOption,
+    SeedOption,
+    load,
+    parse_runs,
+    parse_seed,
+    progress_bar,
+    score_text,
+    user_errors,
+)
+from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+
+WorkersOption = Annotated[int, typer.Option(help="worker processes")]
+LedgerOption = Annotated[
+    str | None, typer.Option("--ledger", help="extra facts file (CSV or YAML)")
+]
+
+
+def run_command(
+    scenario: ScenarioOption = DEFAULT_SCENARIO,
+    runs: RunsOption = str(DEFAULT_RUNS),
+    seed: SeedOption = str(DEFAULT_SEED),
+    as_json: JsonOption = False,
+    workers: WorkersOption = 1,
+) -> None:
+    """Simulate the baseline: how often each outcome and event happens."""
+    n, s = parse_runs(runs), parse_seed(seed)
+    with user_errors():
+        loaded = load(scenario)
+        update, close = progress_bar("simulating")
+        try:
+            result = simulate(loaded, runs=n, seed=s, workers=max(1, workers), progress=update)
+        finally:
+            close()
+    if as_json:
+        print(result.to_json())
+        return
+    console = Console()
+    console.print(
+        f"[bold]{loaded.manifest.title}[/bold]: {n:,} timelines, seed {s}, "
+        f"{result.raw.elapsed_s:.2f} s"
+    )
+    table = Table("outcome", "p", "95% interval", title="Outcomes")
+    for row in result.outcome_rows():
+        low, high = row["ci"]
+        table.add_row(row["label"], f"{row['p']:.3f}", f"{low:.3f} - {high:.3f}")
+    console.print(table)
+    events = Table("event", "p", "median month", title="Events")
+    for row in result.event_rows():
+        events.add_row(row["label"], f"{row['p']:.3f}", row["median_month"] or "never")
+    console.print(events)
+
+
+def history_command(
+    scenario: ScenarioOption = DEFAULT_SCENARIO,
+    runs: RunsOption = str(DEFAULT_RUNS),
+    seed: SeedOption = str(DEFAULT_SEED),
+    ledger: LedgerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """How often the baseline reproduces each dated fact of the record."""
+    n, s = parse_runs(runs), parse_seed(seed)
+    with user_errors():
+        report = run_history(load(scenario), n, s, ledger=ledger)
+    if as_json:
+        print(json.dumps(report, allow_nan=False))
+        return
+    table = Table("month", "fact", "p", "split", title="Fidelity to the record")
+    for fact in report["facts"]:  # type: ignore[attr-defined]
+        table.add_row(fact["month"], fact["label"], f"{fact['p']:.3f}", fact["split"])
+    console = Console()
+    console.print(table)
+    console.print(
+        f"score {report['score']:.3f} (fit {score_text(report['fit_score'])}, "
+        f"held out {score_text(report['holdout_score'])}) over {n:,} timelines, seed {s}"
+    )

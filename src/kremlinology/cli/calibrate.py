@@ -1,0 +1,96 @@
+"""The ``calibrate`` command: fit a scenario's parameters to the record by rejection ABC."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import typer
+
+from kremlinology.analysis.calibrate import Calibration, install_posterior
+from kremlinology.analysis.calibrate import calibrate as run_calibration
+from kremlinology.analysis.fidelity import history as run_history
+from kremlinology.cli.common import (
+    RunsOption,
+    ScenarioOption,
+    SeedOption,
+    fail,
+    load,
+    parse_runs,
+    parse_seed,
+    score_text,
+    user_errors,
+)
+from kremlinology.defaults import DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.scenario.model import Scenario
+
+SCORED_RUNS = 20_000
+SCORES = ("score", "fit_score", "holdout_score")
+
+
+def calibrate_command(
+    scenario: ScenarioOption = DEFAULT_SCENARIO,
+    runs: RunsOption = "400000",
+    seed: SeedOption = str(DEFAULT_SEED),
+    accept: Annotated[float, typer.Option(help="share of parameter sets to accept")] = 0.02,
+    method: Annotated[
+        str, typer.Option(help="replicates (sets judged on ~25 timelines) or timeline")
+    ] = "replicates",
+    replicates: Annotated[int, typer.Option(help="timelines per parameter set")] = 50,
+    write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
+) -> None:
+    """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
+    n, s = parse_runs(runs), parse_seed(seed)
+    if not 0 < accept <= 1:
+        fail("--accept must be in (0, 1]")
+    with user_errors():
+        loaded = load(scenario)
+        if method not in ("replicates", "timeline") or replicates < 1:
+            fail("--method is replicates or timeline, and --replicates at least 1")
+        result = run_calibration(
+            loaded, n, s, accept, workers=os.cpu_count() or 1, method=method, replicates=replicates
+        )
+        prior = result.prior_report
+        print(
+            f"prior: score {prior['score']:.3f}, fit {score_text(prior['fit_score'])}, "
+            f"held out {score_text(prior['holdout_score'])} ({n:,} timelines)"
+        )
+        print(
+            f"accepted {result.accepted:,} parameter sets (distance <= {result.threshold:.3f}) "
+            f"in {result.elapsed_s:.1f} s"
+        )
+        if write:
+            _install(
+                loaded,
+                result,
+                {"method": method, "replicates": replicates, "runs": n, "accept": accept},
+            )
+
+
+def _install(loaded: Scenario, result: Calibration, asked: dict[str, Any]) -> None:
+    """Write the posterior, score it on fresh timelines and record the fit in calibration.json."""
+    seed = result.seed
+    install_posterior(loaded, result)
+    fitted = load(str(loaded.path))
+    report = run_history(fitted, SCORED_RUNS, seed)
+    print(
+        f"posterior: score {report['score']:.3f}, fit {score_text(report['fit_score'])}, "
+        f"held out {score_text(report['holdout_score'])} ({SCORED_RUNS:,} timelines)"
+    )
+    method = asked["method"]
+    summary = {
+        "method": method,
+        "replicates": asked["replicates"] if method == "replicates" else 1,
+        "runs": asked["runs"],
+        "seed": seed,
+        "accept": asked["accept"],
+        "accepted": result.accepted,
+        "threshold": result.threshold,
+        "prior": {k: result.prior_report[k] for k in SCORES},
+        "posterior": {k: report[k] for k in SCORES},
+        "scored_on": {"runs": SCORED_RUNS, "seed": seed},
+    }
+    (loaded.path / "calibration.json").write_text(
+        json.dumps(summary, indent=2) + "\n", encoding="utf-8"
+    )

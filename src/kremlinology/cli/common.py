@@ -1,0 +1,108 @@
+"""What every command shares: option types, input parsing, error handling and progress.
+
+Contract: bad input never raises out of a command. ``fail`` prints one ``error: ...`` line on
+stderr and exits with code 2; ``user_errors`` does the same for the package's input errors
+(``ScenarioError`` prints each of its ``file:line:col: message`` problems on its own line).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from kremlinology.api import load_scenario
+from kremlinology.engine.rng import MAX_SEED
+from kremlinology.engine.simulate import MAX_RUNS
+from kremlinology.scenario.errors import KremlinologyError, ScenarioError
+from kremlinology.scenario.model import Scenario
+
+EXIT_USAGE = 2
+
+ScenarioOption = Annotated[str, typer.Option("--scenario", help="bundled name or folder path")]
+RunsOption = Annotated[str, typer.Option("--runs", help="number of timelines")]
+SeedOption = Annotated[str, typer.Option("--seed", help="random seed (0 to 2**63-1)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+NoConditionOption = Annotated[
+    bool,
+    typer.Option("--no-condition", help="do not condition on the record before the divergence"),
+]
+QueryArgument = Annotated[str, typer.Argument(help="an intervention, a catalogue id, or free text")]
+
+
+def fail(message: str) -> NoReturn:
+    """Print one error line on stderr and exit with code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def parse_int(text: str, name: str, low: int, high: int) -> int:
+    """Parse a whole number option within [low, high] (``_`` allowed), or fail with a clear line."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        fail(f"{name} must be a whole number, not '{text}'")
+    if not low <= value <= high:
+        fail(f"{name} must be between {low:,} and {high:,}, not {value:,}")
+    return value
+
+
+def parse_runs(text: str) -> int:
+    """Parse ``--runs``: a whole number from 1 to the engine's MAX_RUNS, or fail."""
+    return parse_int(text, "--runs", 1, MAX_RUNS)
+
+
+def parse_seed(text: str) -> int:
+    """Parse ``--seed``: a whole number from 0 to the engine's MAX_SEED, or fail."""
+    return parse_int(text, "--seed", 0, MAX_SEED)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the package's input errors into exit code 2 with their message (every line of it)."""
+    try:
+        yield
+    except ScenarioError as error:
+        for problem in error.problems:
+            print(str(problem), file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from None
+    except (KremlinologyError, ValueError) as error:
+        fail(str(error))
+
+
+def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """Return (callback, close) for a progress bar on stderr that appears after one second."""
+    started = time.perf_counter()
+    console = Console(stderr=True)
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state and time.perf_counter() - started < 1.0:
+            return
+        if "bar" not in state:
+            state["bar"] = Progress(console=console, transient=True)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].stop()
+
+    return update, close
+
+
+def load(scenario: str) -> Scenario:
+    """Load a scenario by bundled name or folder path (errors as in ``load_scenario``)."""
+    return load_scenario(scenario)
+
+
+def score_text(value: Any) -> str:
+    """A score with three decimals, or ``n/a`` when there is none."""
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,95 @@
+"""Commands that tell a what-if in words: ``chronicle`` (one timeline) and ``report`` (a folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kremlinology.api import whatif
+from kremlinology.cli.common import (
+    NoConditionOption,
+    QueryArgument,
+    RunsOption,
+    ScenarioOption,
+    SeedOption,
+    fail,
+    load,
+    parse_int,
+    parse_runs,
+    parse_seed,
+    user_errors,
+)
+from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
+from kremlinology.narrate.chronicle import FORMATS
+from kremlinology.narrate.chronicle import chronicle as tell
+from kremlinology.narrate.narrator import NARRATORS, LLMConfig, narrate
+from kremlinology.narrate.report import write_report
+
+TimelineOption = Annotated[
+    str | None, typer.Option("--timeline", help="tell this timeline (by its number)")
+]
+TypicalOption = Annotated[
+    bool, typer.Option("--typical", help="the most typical timeline of the largest family")
+]
+SurprisingOption = Annotated[
+    bool, typer.Option("--surprising", help="the least likely timeline that still happened")
+]
+FormatOption = Annotated[str, typer.Option("--format", help="text, markdown, bbcode, html or json")]
+NarratorOption = Annotated[
+    str,
+    typer.Option("--narrator", help="none, or openai: prose by a language model (see docs)"),
+]
+
+
+def chronicle_command(
+    query: QueryArgument = DEFAULT_WHATIF,
+    scenario: ScenarioOption = DEFAULT_SCENARIO,
+    runs: RunsOption = str(DEFAULT_RUNS),
+    seed: SeedOption = str(DEFAULT_SEED),
+    no_condition: NoConditionOption = False,
+    timeline: TimelineOption = None,
+    typical: TypicalOption = False,
+    surprising: SurprisingOption = False,
+    fmt: FormatOption = "text",
+    narrator: NarratorOption = "none",
+) -> None:
+    """Tell one timeline of a what-if, month by month, beside its factual twin."""
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+    if narrator not in NARRATORS:
+        fail(f"--narrator must be one of {', '.join(NARRATORS)}, not '{narrator}'")
+    if (timeline is not None) + typical + surprising > 1:
+        fail("choose at most one of --timeline, --typical and --surprising")
+    n, s = parse_runs(runs), parse_seed(seed)
+    k = None if timeline is None else parse_int(timeline, "--timeline", 0, n - 1)
+    pick = "surprising" if surprising else "typical"
+    with user_errors():
+        config = LLMConfig.from_env() if narrator == "openai" else None
+        result = whatif(query, load(scenario), n, s, condition=not no_condition)
+        told = tell(result, timeline=k, pick=pick)
+        if config is not None:
+            told = narrate(told, config)
+    print(told.render(fmt), end="")
+
+
+def report_command(
+    query: QueryArgument,
+    out: Annotated[str, typer.Option("--out", help="folder to write the report into")],
+    scenario: ScenarioOption = DEFAULT_SCENARIO,
+    runs: RunsOption = str(DEFAULT_RUNS),
+    seed: SeedOption = str(DEFAULT_SEED),
+    no_condition: NoConditionOption = False,
+) -> None:
+    """Write a what-if report: Markdown, forum BBCode, JSON, charts, families and chronicles."""
+    if not out.strip():
+        fail("--out must name a folder")
+    n, s = parse_runs(runs), parse_seed(seed)
+    with user_errors():
+        result = whatif(query, load(scenario), n, s, condition=not no_condition)
+        try:
+            folder = write_report(result, Path(out))
+        except OSError as error:
+            fail(f"cannot write the report to {out}: {error.strerror or error}")
+    print(f"wrote {folder / 'report.md'}, {folder / 'report.bbcode'} and charts in {folder}")

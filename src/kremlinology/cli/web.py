@@ -1,0 +1,59 @@
+"""The ``serve`` command: the web explorer and its JSON API under uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kremlinology.cli.common import fail, parse_int, user_errors
+from kremlinology.defaults import DEFAULT_SCENARIO
+from kremlinology.engine.simulate import MAX_RUNS
+from kremlinology.web.app import create_app
+from kremlinology.web.service import Explorer, Settings
+from kremlinology.web.store import default_store_path
+
+MAX_WORKERS = 64
+
+
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="default scenario: bundled name or folder path")
+    ] = DEFAULT_SCENARIO,
+    max_runs: Annotated[
+        str, typer.Option("--max-runs", help="most timelines one request may ask for")
+    ] = "50000",
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", help="result cache file (default ~/.cache/kremlinology/web.sqlite3)"
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="computations run at the same time")
+    ] = 2,
+) -> None:
+    """Start the web explorer: ask what-ifs in the browser, with a JSON API."""
+    # uvicorn is a heavy server library that only this command needs: imported when it runs.
+    import uvicorn
+
+    cap = parse_int(max_runs, "--max-runs", 1, MAX_RUNS)
+    if not 1 <= port <= 65535:
+        fail(f"--port must be between 1 and 65535, not {port}")
+    if not 1 <= workers <= MAX_WORKERS:
+        fail(f"--workers must be between 1 and {MAX_WORKERS}, not {workers}")
+    path = Path(store).expanduser() if store else default_store_path()
+    settings = Settings(scenario=scenario, store_path=path, max_runs=cap, workers=workers)
+    with user_errors():
+        try:
+            explorer = Explorer(settings)
+        except OSError as error:
+            fail(f"cannot open the result store {path}: {error}")
+    print(
+        f"Kremlinology explorer on http://{host}:{port}/ (scenario {explorer.default_name}, "
+        f"at most {cap:,} runs, results cached in {path})"
+    )
+    uvicorn.run(create_app(explorer=explorer), host=host, port=port, log_level="info")

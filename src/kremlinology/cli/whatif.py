@@ -1,0 +1,157 @@
+"""Commands that ask the twin worlds: ``whatif`` (effects of an intervention) and ``claim``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kremlinology.api import claim as run_claim
+from kremlinology.api import whatif as run_whatif
+from kremlinology.cli.common import (
+    JsonOption,
+    NoConditionOption,
+    QueryArgument,
+    RunsOption,
+    ScenarioOption,
+    SeedOption,
+    load,
+    parse_runs,
+    parse_seed,
+    progress_bar,
+    user_errors,
+)
+from kremlinology.counterfactual.query import WhatIfResult
+from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.narrate.chronicle import chronicle as make_chronicle
+
+MAX_ROWS = 20
+MAX_DRIVERS = 9
+
+
+def whatif_command(
+    query: QueryArgument,
+    scenario: ScenarioOption = DEFAULT_SCENARIO,
+    runs: RunsOption = str(DEFAULT_RUNS),
+    seed: SeedOption = str(DEFAULT_SEED),
+    no_condition: NoConditionOption = False,
+    as_json: JsonOption = False,
+    chronicle: Annotated[
+        bool, typer.Option("--chronicle", help="also print the typical what-if chronicle")
+    ] = False,
+) -> None:
+    """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
+    n, s = parse_runs(runs), parse_seed(seed)
+    with user_errors():
+        update, close = progress_bar("simulating twin worlds")
+        try:
+            result = run_whatif(
+                query, load(scenario), n, s, condition=not no_condition, progress=update
+            )
+        finally:
+            close()
+    if as_json:
+        print(result.to_json())
+        return
+    print_whatif(result)
+    if chronicle:
+        with user_errors():
+            story = make_chronicle(result, pick="typical")
+        print()
+        print(story.render("text"))
+
+
+def print_whatif(result: WhatIfResult) -> None:
+    """Human output: the outcome table by size of change, top drivers, verdict sentences."""
+    console = Console()
+    matched = result.resolved.whatif
+    title = matched.title if matched is not None else result.resolved.query
+    console.print(f"[bold]{title}[/bold]")
+    console.print("intervention: " + " + ".join(i.text() for i in result.interventions))
+    console.print(_kept_line(result))
+    _print_outcomes(console, result)
+    if result.drivers:
+        drivers = Table("outcome", "factor", "importance", title="What decides it (what-if world)")
+        for row in result.drivers[:MAX_DRIVERS]:
+            drivers.add_row(row["outcome"], row["factor"], f"{row['importance']:.3f}")
+        console.print(drivers)
+    for sentence in result.verdict():
+        console.print(sentence)
+
+
+def _kept_line(result: WhatIfResult) -> str:
+    """How many timelines were kept, and on what condition."""
+    twin = result.twin
+    kept = f"{twin.kept:,} of {twin.runs:,} timelines"
+    if twin.tolerance is None:
+        return f"{kept}, not conditioned on the record (seed {twin.seed})"
+    return (
+        f"{kept} match the record before the divergence "
+        f"({len(twin.prior_facts)} facts, at most {twin.tolerance} contradicted; "
+        f"seed {twin.seed})"
+    )
+
+
+def _print_outcomes(console: Console, result: WhatIfResult) -> None:
+    """The outcomes that changed in some timeline, largest change first (at most MAX_ROWS)."""
+    table = Table(
+        "outcome",
+        "baseline",
+        "what-if",
+        "change",
+        "95% interval",
+        "changed",
+        title="Outcomes, largest change first",
+    )
+    rows = result.sorted_outcomes()
+    shown = [r for r in rows if r["changed"] > 0][:MAX_ROWS]
+    hidden = len(rows) - len(shown)
+    for row in shown:
+        low, high = row["ci"]
+        table.add_row(
+            row["label"],
+            f"{row['baseline']:.3f}",
+            f"{row['whatif']:.3f}",
+            f"{row['delta']:+.3f}",
+            f"{low:+.3f} .. {high:+.3f}",
+            f"{row['changed']:.1%}",
+        )
+    console.print(table)
+    if hidden:
+        console.print(
+            f"({hidden} outcomes not shown: unchanged in every timeline, or beyond the "
+            f"first {MAX_ROWS}; --json lists all)"
+        )
+
+
+def claim_command(
+    cause: Annotated[str, typer.Argument(help="event, event.option, or words naming one")],
+    effect: Annotated[str, typer.Argument(help="outcome id (prefix 'not' to negate) or words")],
+    scenario: ScenarioOption = DEFAULT_SCENARIO,
+    runs: RunsOption = str(DEFAULT_RUNS),
+    seed: SeedOption = str(DEFAULT_SEED),
+    no_condition: NoConditionOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Test a causal claim: probabilities of necessity and sufficiency, and a verdict."""
+    n, s = parse_runs(runs), parse_seed(seed)
+    with user_errors():
+        result = run_claim(cause, effect, load(scenario), n, s, condition=not no_condition)
+    if as_json:
+        print(json.dumps(result.to_dict(), allow_nan=False))
+        return
+    console = Console()
+    console.print(
+        f"claim: [bold]{result.effect.text()}[/bold] because [bold]{result.cause.text()}[/bold]"
+    )
+    for name, part in (
+        ("necessity (PN)", result.necessity),
+        ("sufficiency (PS)", result.sufficiency),
+    ):
+        p = "n/a" if part["p"] is None else f"{part['p']:.3f}"
+        low, high = part["ci"]
+        console.print(f"{name}: {p} [{low:.3f}, {high:.3f}] over {part['timelines']:,} timelines")
+    console.print(result.verdict())
