@@ -12,8 +12,8 @@ from kremlinology.analysis.outcomes import SimulationResult
 from kremlinology.counterfactual.claims import ClaimResult, test_claim
 from kremlinology.counterfactual.query import WhatIfResult, run_whatif
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
-from kremlinology.engine.rng import check_seed
-from kremlinology.engine.simulate import DEFAULT_CHUNK, check_runs, run_timelines
+from kremlinology.engine.limits import check_runs, check_seed
+from kremlinology.engine.simulate import DEFAULT_CHUNK, run_timelines
 from kremlinology.engine.state import Plan
 from kremlinology.narrate.chronicle import Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell

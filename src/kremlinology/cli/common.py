@@ -18,8 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kremlinology.api import load_scenario
-from kremlinology.engine.rng import MAX_SEED
-from kremlinology.engine.simulate import MAX_RUNS
+from kremlinology.engine.limits import MAX_RUNS, MAX_SEED, parse_whole
 from kremlinology.scenario.errors import KremlinologyError, ScenarioError
 from kremlinology.scenario.model import Scenario
 
@@ -45,12 +44,9 @@ def fail(message: str) -> NoReturn:
 def parse_int(text: str, name: str, low: int, high: int) -> int:
     """Parse a whole number option within [low, high] (``_`` allowed), or fail with a clear line."""
     try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        fail(f"{name} must be a whole number, not '{text}'")
-    if not low <= value <= high:
-        fail(f"{name} must be between {low:,} and {high:,}, not {value:,}")
-    return value
+        return parse_whole(text, name, low, high)
+    except ValueError as error:
+        fail(str(error))
 
 
 def parse_runs(text: str) -> int:

@@ -33,10 +33,6 @@ class WorldState:
     """Logical time of the last write to each slot, each event's record, and the month (last
     entry); cached evaluations stay valid while none of what they read has a later stamp."""
     clock: int = 0
-    fingerprint: np.ndarray | None = None
-    """When set (with ``fingerprint_weights``), kept equal to a wrapping uint64 hash of each
-    timeline's values and event counts, updated on every write (see counterfactual.twin)."""
-    fingerprint_weights: np.ndarray | None = None
 
     def touch(self, index: int) -> None:
         """Record a write to slot ``index`` (or event record ``slots + e``, or -1: the month)."""

@@ -237,6 +237,11 @@ class Observer(Protocol):
     def fired(self, world: WorldState, event: int, mask: np.ndarray) -> None:
         """Called after an event fired in the timelines where ``mask`` is true."""
 
+    def before_write(
+        self, world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray
+    ) -> None:
+        """Called before ``world.values[slot, rows]`` takes ``new`` (a value, or one per row)."""
+
 
 class _CompiledEffects:
     """An event's (or option's) assignments, with targets' ranges."""
@@ -360,7 +365,7 @@ class VectorProgram:
             if observer is not None:
                 observer.month_start(world)
             for slot, fn in set_closures.get(month, ()):
-                _assign(world, slot, _detach(fn(world)), None, self.scenario)
+                _assign(world, slot, _detach(fn(world)), None, self.scenario, observer)
             for event in self.active.get(month, ()):
                 if not plan.is_blocked(event, month):
                     self._step(world, event, plan, draws, observer)
@@ -453,14 +458,12 @@ class VectorProgram:
                             for slot, v, low, high in option_effects.values(source)
                         )
         for where, value, slot, low, high in pending:
-            _assign_rows(world, slot, value, where, low, high)
+            _assign_rows(world, slot, value, where, low, high, observer)
         month = world.month
         world.last[e, rows] = month
         first = world.first[e, rows]
         world.first[e, rows] = np.where(first < 0, month, first)
         world.count[e, rows] += 1
-        if world.fingerprint is not None and world.fingerprint_weights is not None:
-            world.fingerprint[rows] += world.fingerprint_weights[self.slots + e]
         if chosen is not None:
             world.option[e, rows] = chosen
         world.touch(self.slots + e)
@@ -501,6 +504,7 @@ def _assign_rows(
     rows: np.ndarray,
     low: float | None,
     high: float | None,
+    observer: Observer | None = None,
 ) -> None:
     """Assign ``value`` (a scalar, or one value per row of ``rows``) to ``slot`` in ``rows``."""
     number = np.asarray(value, dtype=np.float64)
@@ -508,18 +512,10 @@ def _assign_rows(
         number = np.maximum(number, low)
     if high is not None:
         number = np.minimum(number, high)
-    if world.fingerprint is not None:
-        _rehash(world, slot, rows, np.broadcast_to(number, rows.shape))
+    if observer is not None:
+        observer.before_write(world, slot, rows, number)
     world.values[slot, rows] = number
     world.touch(slot)
-
-
-def _rehash(world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray) -> None:
-    """Update the fingerprints of ``rows`` for ``slot`` taking the values ``new``."""
-    assert world.fingerprint is not None and world.fingerprint_weights is not None
-    old_bits = np.ascontiguousarray(world.values[slot, rows]).view(np.uint64)
-    new_bits = np.ascontiguousarray(new, dtype=np.float64).view(np.uint64)
-    world.fingerprint[rows] += world.fingerprint_weights[slot] * (new_bits - old_bits)
 
 
 def _assign(
@@ -528,6 +524,7 @@ def _assign(
     value: Value,
     mask: np.ndarray | None,
     scenario: Scenario,
+    observer: Observer | None = None,
     low: float | None = None,
     high: float | None = None,
 ) -> None:
@@ -541,8 +538,8 @@ def _assign(
     full = np.broadcast_to(number, (world.size,))
     if mask is not None:
         full = np.where(mask, full, world.values[slot])
-    if world.fingerprint is not None:
-        _rehash(world, slot, slice(None), full)
+    if observer is not None:
+        observer.before_write(world, slot, slice(None), full)
     world.values[slot] = full
     world.touch(slot)
 

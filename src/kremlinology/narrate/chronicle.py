@@ -147,8 +147,8 @@ def replay(result: WhatIfResult, timeline: int) -> tuple[list[Firing], list[Firi
     Raises ChronicleError for a timeline that was not kept, and RuntimeError if the replay does
     not reproduce the ensemble's record of that timeline (which would be an engine bug).
     """
-    from kremlinology.counterfactual.twin import NO_PLAN
     from kremlinology.engine.simulate import start_block
+    from kremlinology.engine.state import NO_PLAN
 
     column = position(result, timeline)
     twin = result.twin

@@ -26,7 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from kremlinology.engine.rng import MAX_SEED
+from kremlinology.engine.limits import MAX_SEED
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.scenario.model import Scenario
 from kremlinology.scenario.schema import WhatIf

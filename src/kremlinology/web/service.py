@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kremlinology import api
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO
-from kremlinology.engine.rng import MAX_SEED
+from kremlinology.engine.limits import check_runs, check_seed
 from kremlinology.engine.simulate import outcome_kind
 from kremlinology.months import format_month
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
@@ -211,18 +211,13 @@ class Explorer:
     # Requests ------------------------------------------------------------------------------
 
     def check_runs(self, runs: int) -> int:
-        if not 1 <= runs <= self.settings.max_runs:
-            raise ValueError(
-                f"runs must be between 1 and {self.settings.max_runs:,} on this server, "
-                f"not {runs:,}"
-            )
-        return runs
+        """Return ``runs`` if it is from 1 to this server's ``max_runs``; raise ValueError."""
+        return check_runs(runs, self.settings.max_runs, where=" on this server")
 
     @staticmethod
     def check_seed(seed: int) -> int:
-        if not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed must be between 0 and {MAX_SEED:,}, not {seed:,}")
-        return seed
+        """Return ``seed`` if it is a usable seed; raise ValueError (``engine.limits``)."""
+        return check_seed(seed)
 
     def whatif_request(
         self, scenario: str | None, query: str, runs: int, seed: int, condition: bool = True
