@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kremlinology.analysis.effects import outcome_columns
 from kremlinology.analysis.intervals import mean_interval, wilson
 
 if TYPE_CHECKING:
@@ -44,13 +45,12 @@ class Bar:
 
 def outcome_bars(result: WhatIfResult, limit: int = HEADLINE) -> list[Bar]:
     """The headline outcomes: largest change first, leaving out columns constant in both worlds."""
-    from kremlinology.analysis.effects import outcome_columns
-
     twin = result.twin
     factual = outcome_columns(twin.scenario, twin.factual.outcomes)
     whatif = outcome_columns(twin.scenario, twin.whatif.outcomes)
     bars = []
-    for (_, label, before, binary), (_, _, after, _) in zip(factual, whatif, strict=True):
+    for column, other in zip(factual, whatif, strict=True):
+        label, before, after, binary = column.label, column.values, other.values, column.binary
         if before.min() == before.max() == after.min() == after.max():
             continue
         bars.append(

@@ -12,9 +12,14 @@ from __future__ import annotations
 import html as html_lib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kremlinology.months import month_words, parse_month
-from kremlinology.narrate.chronicle import Chronicle, Entry
+
+if TYPE_CHECKING:
+    # For the type checker only: chronicle.py renders through this module, which reads the
+    # chronicles it is given and never builds one.
+    from kremlinology.narrate.chronicle import Chronicle, Entry
 
 BBCODE_TAGS = ("b", "i", "url", "list", "quote", "spoiler", "img")
 """The markup alternate-history forums accept; ``[*]`` marks the items of a ``[list]``."""

@@ -15,8 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kremlinology.analysis.effects import outcome_columns
+from kremlinology.counterfactual.replay import Replayer
 from kremlinology.months import month_words
 from kremlinology.narrate import formats
+from kremlinology.narrate.charts import save_charts
 from kremlinology.narrate.chronicle import Chronicle, chronicle
 from kremlinology.narrate.families import Family, families, surprising
 from kremlinology.scenario.errors import KremlinologyError
@@ -84,12 +87,11 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
 
 def build(result: WhatIfResult, folder: Path, max_families: int = 5) -> None:
     """Write every file of the report into an existing folder."""
-    from kremlinology.narrate.charts import save_charts
-
     groups = families(result, max_families)
-    told = [_family_chronicle(result, i, f) for i, f in enumerate(groups, 1)]
+    replayer = Replayer(result.twin)
+    told = [_family_chronicle(result, i, f, replayer) for i, f in enumerate(groups, 1)]
     odd = surprising(result)
-    strange = chronicle(result, timeline=odd.timeline)
+    strange = chronicle(result, timeline=odd.timeline, replayer=replayer)
     strange = dataclasses.replace(
         strange,
         pick="surprising",
@@ -115,8 +117,11 @@ def _write(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def _family_chronicle(result: WhatIfResult, number: int, family: Family) -> Chronicle:
-    told = chronicle(result, timeline=family.representative)
+def _family_chronicle(
+    result: WhatIfResult, number: int, family: Family, replayer: Replayer
+) -> Chronicle:
+    """The chronicle of a family's representative timeline, noted as such."""
+    told = chronicle(result, timeline=family.representative, replayer=replayer)
     return dataclasses.replace(
         told,
         pick="typical" if number == 1 else None,
@@ -131,10 +136,8 @@ def title(result: WhatIfResult) -> str:
 
 
 def _binary(result: WhatIfResult) -> dict[str, bool]:
-    from kremlinology.analysis.effects import outcome_columns
-
     columns = outcome_columns(result.scenario, result.twin.factual.outcomes)
-    return {ident: binary for ident, _, _, binary in columns}
+    return {column.id: column.binary for column in columns}
 
 
 def _value(value: float, binary: bool) -> str:

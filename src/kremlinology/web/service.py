@@ -20,10 +20,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from kremlinology import api
+from kremlinology.counterfactual.catalogue import resolve_query
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO
 from kremlinology.engine.limits import check_runs, check_seed
 from kremlinology.engine.simulate import outcome_kind
 from kremlinology.months import format_month
+from kremlinology.narrate.verdicts import whatif_verdict
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.scenario.loader import bundled_scenarios, resolve_scenario
 from kremlinology.scenario.model import Scenario
@@ -223,8 +225,6 @@ class Explorer:
         self, scenario: str | None, query: str, runs: int, seed: int, condition: bool = True
     ) -> Request:
         """Check a what-if request: the query must parse or match now (the CLI's message if not)."""
-        from kremlinology.counterfactual.catalogue import resolve_query
-
         loaded = self.scenario(scenario)
         text = query.strip()
         if len(text) > MAX_QUERY_CHARS:
@@ -324,7 +324,7 @@ class Explorer:
         data = result.to_dict()
         payload: dict[str, Any] = {
             "result": data,
-            "verdict": result.verdict(),
+            "verdict": whatif_verdict(result),
             "chronicle": None,
             "families": [],
             "notes": [],
