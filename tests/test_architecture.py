@@ -244,3 +244,24 @@ def test_the_engine_knows_nothing_of_why_it_runs() -> None:
 def test_the_core_never_imports_the_command_line() -> None:
     users = {i.source for i in ALL_IMPORTS if layer_of(i.target) == "cli"}
     assert {layer_of(u) for u in users} <= {"cli", "__main__"}
+
+
+def public_functions_without_docstring() -> list[str]:
+    """Public module functions and methods of public classes that lack a docstring."""
+    missing: list[str] = []
+
+    def visit(node: ast.AST, prefix: str, module: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                if not child.name.startswith("_") and ast.get_docstring(child) is None:
+                    missing.append(f"{module}:{child.lineno} {prefix}{child.name}")
+            elif isinstance(child, ast.ClassDef) and not child.name.startswith("_"):
+                visit(child, f"{prefix}{child.name}.", module)
+
+    for module, path in MODULES.items():
+        visit(ast.parse(path.read_text(encoding="utf-8")), "", module)
+    return missing
+
+
+def test_every_public_function_states_its_contract() -> None:
+    assert public_functions_without_docstring() == []

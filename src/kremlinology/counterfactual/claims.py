@@ -42,9 +42,11 @@ class Cause:
     option: str | None
 
     def text(self) -> str:
+        """The cause as written: ``event`` or ``event.option``."""
         return self.event.id if self.option is None else f"{self.event.id}.{self.option}"
 
     def happened(self, twin: TwinRun) -> np.ndarray:
+        """Per kept timeline of ``twin``: whether the cause happened in the factual world."""
         fired: np.ndarray = twin.factual.first[self.event.index] >= 0
         if self.option is None:
             return fired
@@ -61,6 +63,7 @@ class Effect:
     negated: bool
 
     def text(self) -> str:
+        """The effect as written: the outcome column, ``not`` first when negated."""
         return ("not " if self.negated else "") + self.column
 
 
@@ -128,6 +131,7 @@ class ClaimResult:
     seed: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The claim's data as a JSON-ready dict (interventions as text)."""
         return {
             "cause": self.cause.text(),
             "effect": self.effect.text(),

@@ -41,6 +41,7 @@ class Do:
     month: int
 
     def text(self) -> str:
+        """The intervention in the query language."""
         return f"do({self.event} @ {format_month(self.month)})"
 
 
@@ -50,6 +51,7 @@ class Block:
     month: int | None = None
 
     def text(self) -> str:
+        """The intervention in the query language."""
         at = f" @ {format_month(self.month)}" if self.month is not None else ""
         return f"block({self.event}{at})"
 
@@ -60,6 +62,7 @@ class Choose:
     option: str
 
     def text(self) -> str:
+        """The intervention in the query language."""
         return f"choose({self.event}, {self.option})"
 
 
@@ -70,6 +73,7 @@ class SetValue:
     month: int
 
     def text(self) -> str:
+        """The intervention in the query language."""
         return f"set({self.target} = {self.value} @ {format_month(self.month)})"
 
 

@@ -46,9 +46,11 @@ class WhatIfResult:
 
     @property
     def interventions(self) -> list[Intervention]:
+        """The interventions the query resolved to."""
         return self.resolved.interventions
 
     def to_dict(self) -> dict[str, Any]:
+        """The answer as the CLI's ``whatif --json`` object."""
         whatif = self.resolved.whatif
         return {
             "scenario": self.scenario.describe(),
@@ -72,6 +74,7 @@ class WhatIfResult:
         }
 
     def to_json(self, indent: int | None = None) -> str:
+        """The answer as one JSON object (no NaN)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def sorted_outcomes(self) -> list[dict[str, Any]]:

@@ -68,6 +68,7 @@ class TwinRun:
 
     @property
     def kept(self) -> int:
+        """How many timelines were kept after conditioning."""
         return int(self.timelines.size)
 
 

@@ -33,9 +33,11 @@ class Records:
     fact_close: np.ndarray  # (facts, timelines) bool: condition held when the window closed
 
     def copy(self) -> Records:
+        """An independent copy."""
         return Records(self.outcomes.copy(), self.fact_open.copy(), self.fact_close.copy())
 
     def take(self, rows: np.ndarray) -> Records:
+        """The records of some timelines (by position)."""
         return Records(self.outcomes[:, rows], self.fact_open[:, rows], self.fact_close[:, rows])
 
     def facts_hold(self) -> np.ndarray:
@@ -45,6 +47,7 @@ class Records:
 
 
 def empty_records(scenario: Scenario, size: int) -> Records:
+    """Records for ``size`` timelines, nothing read yet (outcomes NaN, facts false)."""
     return Records(
         np.full((len(scenario.outcomes), size), np.nan),
         np.zeros((len(scenario.facts), size), dtype=bool),
@@ -74,6 +77,7 @@ class Recorder:
         self.closures = program.probe_closures()
 
     def month_start(self, world: WorldState) -> None:
+        """Read the outcomes and fact checks due at this month's start."""
         for kind, index in self.schedule.get(world.month, ()):
             self._read(world, kind, index)
 
@@ -147,6 +151,7 @@ class Block:
         return Block(self.program, self.seed, self.world.copy(), self.records.copy(), None)
 
     def take(self, rows: np.ndarray) -> Block:
+        """The block restricted to some timelines (by position), without its log."""
         return Block(self.program, self.seed, self.world.take(rows), self.records.take(rows), None)
 
 
@@ -177,6 +182,7 @@ class Aggregates:
 
     @classmethod
     def empty(cls, scenario: Scenario) -> Aggregates:
+        """Summaries of no timeline, shaped for ``scenario``."""
         widest = max([len(e.options) for e in scenario.events] + [1])
         return cls(
             0,

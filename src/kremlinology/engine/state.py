@@ -43,6 +43,7 @@ class WorldState:
 
     @property
     def size(self) -> int:
+        """How many timelines the block holds."""
         return int(self.timelines.shape[0])
 
     def copy(self) -> WorldState:
@@ -106,15 +107,18 @@ class Plan:
     sets: dict[int, tuple[tuple[int, Node], ...]] = field(default_factory=dict)
 
     def is_blocked(self, event: int, month: int) -> bool:
+        """Whether ``event`` cannot fire in ``month``."""
         start = self.blocked.get(event)
         return start is not None and month >= start
 
     def is_forced(self, event: int, month: int) -> bool:
+        """Whether ``event`` is made to fire in ``month``."""
         months = self.forced.get(event)
         return months is not None and month in months
 
     @property
     def empty(self) -> bool:
+        """Whether the plan changes nothing."""
         return not (self.forced or self.blocked or self.chosen or self.sets)
 
 

@@ -40,6 +40,7 @@ class Entry:
     departure: bool  # not in the other world at the same month (with the same option)
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as a JSON-ready dict."""
         return {
             "month": self.month,
             "event": self.event,
@@ -67,6 +68,7 @@ class Chronicle:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The chronicle as a JSON-ready dict (the ``--format json`` object)."""
         data: dict[str, Any] = {
             "timeline": self.timeline,
             "query": self.query,
@@ -84,6 +86,7 @@ class Chronicle:
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The chronicle as JSON text (non-ASCII kept)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def render(self, fmt: str = "text") -> str:

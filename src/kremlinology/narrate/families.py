@@ -65,6 +65,7 @@ class Trait:
         return f"{label} ({self.family:.0%})"
 
     def to_dict(self) -> dict[str, Any]:
+        """The trait as a JSON-ready dict."""
         return {
             "feature": self.feature.id,
             "label": self.feature.label,
@@ -87,6 +88,7 @@ class Family:
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The family as a JSON-ready dict."""
         return {
             "share": self.share,
             "size": self.size,
@@ -104,6 +106,7 @@ class Surprise:
     log_probability: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The surprising timeline as a JSON-ready dict."""
         return {"timeline": self.timeline, "log10_probability": self.log_probability / math.log(10)}
 
 

@@ -85,6 +85,7 @@ class Narrator:
         self.names = {a.id: a.name for a in scenario.actors}
 
     def values(self, event: CompiledEvent, month: int, option: str) -> dict[str, str]:
+        """The values a template may name for ``event`` in ``month``."""
         return {
             "month": month_words(month),
             "date": format_month(month),

@@ -29,6 +29,8 @@ def cache_dir() -> Path:
 
 
 def cache_key(folder: Path) -> str:
+    """A digest of what a compiled scenario depends on: package version, folder path, every
+    file in the folder and the scenario package's own code."""
     digest = hashlib.sha256(f"{__version__}\0{folder.resolve()}\0".encode())
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

@@ -91,6 +91,7 @@ class Job:
 
     @property
     def elapsed_s(self) -> float:
+        """Seconds since the job started (since it was queued, while it waits); fixed once done."""
         end = self.finished if self.finished is not None else time.monotonic()
         return end - (self.started if self.started is not None else self.created)
 
@@ -161,6 +162,7 @@ class JobQueue:
             return job
 
     def get(self, job_id: str) -> Job | None:
+        """The job with this id, or None when unknown or forgotten."""
         with self._lock:
             return self._jobs.get(job_id)
 

@@ -9,6 +9,7 @@ BAR_WIDTH = 200.0  # SVG user units of a full bar in the outcome table
 
 
 def percent(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage with ``digits`` decimals (``n/a`` when None)."""
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
@@ -166,6 +167,7 @@ def driver_rows(result: dict[str, Any], names: dict[str, str]) -> list[dict[str,
 
 
 def history_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The facts of a fidelity report, as the history page lists them."""
     return [
         {**fact, "share": percent(float(fact["p"])), "bar": round(float(fact["p"]) * 100, 1)}
         for fact in report["facts"]
@@ -216,6 +218,7 @@ def _scalar(value: Any) -> str:
 
 
 def prior_text(prior: dict[str, Any]) -> str:
+    """A parameter's prior in words."""
     dist = prior.get("dist", "?")
     if dist == "categorical":
         pairs = zip(prior.get("values", []), prior.get("probs", []), strict=False)
