@@ -73,12 +73,17 @@ def user_errors() -> Iterator[None]:
 
 
 def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """Return (callback, close) for a progress bar on stderr that appears after one second."""
+    """Return (callback, close) for a progress bar on stderr that appears after one second.
+
+    Only on a terminal: when stderr is a file or a pipe nothing is written to it.
+    """
     started = time.perf_counter()
     console = Console(stderr=True)
     state: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
+        if not console.is_terminal:
+            return
         if "bar" not in state and time.perf_counter() - started < 1.0:
             return
         if "bar" not in state:

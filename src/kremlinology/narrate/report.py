@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kremlinology.analysis.effects import outcome_columns
 from kremlinology.counterfactual.replay import Replayer
 from kremlinology.months import month_words
-from kremlinology.narrate import formats
-from kremlinology.narrate.charts import save_charts
+from kremlinology.narrate import charts, formats
 from kremlinology.narrate.chronicle import Chronicle, chronicle
 from kremlinology.narrate.families import Family, families, surprising
 from kremlinology.scenario.errors import KremlinologyError
@@ -98,13 +97,13 @@ def build(result: WhatIfResult, folder: Path, max_families: int = 5) -> None:
         note="the least likely timeline that still happened: no other what-if world took a rarer "
         "course of events",
     )
-    charts = save_charts(result, folder)
+    drawn = charts.save_charts(result, folder)
     data = result.to_dict()
     data["families"] = [
         {**f.to_dict(), "chronicle": c.to_dict()} for f, c in zip(groups, told, strict=True)
     ]
     data["surprising"] = {**odd.to_dict(), "chronicle": strange.to_dict()}
-    data["charts"] = charts
+    data["charts"] = drawn
     _write(folder / "result.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
     _write(folder / "report.md", markdown(result, groups, told, strange))
     _write(folder / "report.bbcode", bbcode(result, groups, told, strange))
