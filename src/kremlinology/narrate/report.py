@@ -159,9 +159,9 @@ class OutcomeLine:
     interval: str
     changed: str
 
-    def cells(self) -> tuple[str, ...]:
+    def cells(self) -> list[str]:
         """The cells in table order."""
-        return (self.label, self.baseline, self.whatif, self.change, self.interval, self.changed)
+        return [self.label, self.baseline, self.whatif, self.change, self.interval, self.changed]
 
 
 def outcome_lines(result: WhatIfResult) -> list[OutcomeLine]:

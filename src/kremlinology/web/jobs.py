@@ -22,7 +22,10 @@ from kremlinology.scenario.errors import KremlinologyError
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+QUEUED = "queued"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
 
 
 class QueueFull(Exception):

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+
+@dataclass(frozen=True)
+class Margins:
+    """Margins around a chart's plot area (SVG user units)."""
+
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+
+CHART_MARGINS = Margins(48, 16, 12, 36)
+"""The divergence chart's margins."""
 BAR_WIDTH = 200.0  # SVG user units of a full bar in the outcome table
 
 
@@ -95,7 +109,9 @@ def divergence_chart(
     points: list[dict[str, Any]], width: int = 640, height: int = 220
 ) -> dict[str, Any]:
     """Line chart geometry of the divergence profile (share of twin pairs that differ)."""
-    left, right, top, bottom = 48, 16, 12, 36
+    margins = CHART_MARGINS
+    left, right = margins.left, margins.right
+    top, bottom = margins.top, margins.bottom
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(points)
     if n == 0:
