@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +22,7 @@ from kremlinology.cli.common import (
     user_errors,
 )
 from kremlinology.defaults import DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.limits import cores
 from kremlinology.scenario.model import Scenario
 
 SCORED_RUNS = 20_000
@@ -49,7 +49,7 @@ def calibrate_command(
         if method not in ("replicates", "timeline") or replicates < 1:
             fail("--method is replicates or timeline, and --replicates at least 1")
         result = run_calibration(
-            loaded, n, s, accept, workers=os.cpu_count() or 1, method=method, replicates=replicates
+            loaded, n, s, accept, workers=cores(), method=method, replicates=replicates
         )
         prior = result.prior_report
         print(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from kremlinology.engine.simulate import DEFAULT_CHUNK, Block, Recorder, Records, start_block
 from kremlinology.engine.state import Plan, WorldState
 from kremlinology.engine.vector import VectorProgram
+from kremlinology.processes import process_pool
 from kremlinology.scenario.errors import KremlinologyError
 from kremlinology.scenario.model import Scenario
 
@@ -227,7 +227,7 @@ def _pool(workers: int, tasks: int) -> Any:
     """Worker processes when asked for and useful; results come back in task order either way."""
     if workers <= 1 or tasks <= 1:
         return _Inline()
-    return ProcessPoolExecutor(max_workers=min(workers, tasks))
+    return process_pool(min(workers, tasks))  # workers end if the block is interrupted
 
 
 History = tuple[np.ndarray, tuple[WorldState, Records] | None]

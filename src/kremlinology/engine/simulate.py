@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from kremlinology import limits
 from kremlinology.engine.state import Plan, WorldState, initial_state
 from kremlinology.engine.vector import VectorProgram
+from kremlinology.processes import process_pool
 from kremlinology.scenario.expressions import BOOL, Categorical
 from kremlinology.scenario.model import Scenario
 
-MAX_RUNS = 100_000_000
+MAX_RUNS = limits.MAX_RUNS
 DEFAULT_CHUNK = 16_384
 KEEP_LIMIT = 250_000
 """Runs above this keep streaming aggregates only, unless asked otherwise."""
@@ -322,7 +323,7 @@ def _map_chunks(
         for first, count in chunks:
             yield _run_chunk(scenario, seed, first, count, plan, use_posterior, keep)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(min(workers, len(chunks))) as pool:  # workers end if interrupted
         futures = [
             pool.submit(_run_chunk, scenario, seed, first, count, plan, use_posterior, keep)
             for first, count in chunks
