@@ -97,7 +97,7 @@ def stop_and_time(process: subprocess.Popen[str], how: signal.Signals, group: bo
 def test_a_multi_worker_whatif_stops_with_its_workers(
     how: signal.Signals, group: bool, code: int, said: str
 ) -> None:
-    process = start(["whatif", "no_plot", "--scenario", str(TESTBED), "--runs", HUGE])
+    process = start(["whatif", "no_plot", "--scenario", str(TESTBED), "--runs", HUGE, "--i-know"])
     wait_for(lambda: len(children(process.pid)) >= 2)  # both workers are computing
     time.sleep(0.5)
     seconds = stop_and_time(process, how, group)
@@ -108,7 +108,7 @@ def test_a_multi_worker_whatif_stops_with_its_workers(
 
 
 def test_a_multi_worker_run_stops_on_sigterm() -> None:
-    args = ["run", "--scenario", str(TESTBED), "--runs", HUGE, "--workers", "2"]
+    args = ["run", "--scenario", str(TESTBED), "--runs", HUGE, "--i-know", "--workers", "2"]
     process = start(args)
     wait_for(lambda: len(children(process.pid)) >= 2)
     seconds = stop_and_time(process, signal.SIGTERM, group=False)
