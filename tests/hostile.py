@@ -267,6 +267,10 @@ POSTERIOR_PATHS = [
 
 POSTERIOR_BODIES = [
     b"p\n0.25\n0.75\n",
+    b"p1,cat\n0.5,x\n0.25,y\n",
+    b"p1,cat\n0.5,x\n0.25,y\n",
+    b"p1,cat\nnan,x\n",
+    b"p1,cat\n0.5,z\n",
     b"p\n\xff\xfe\n",
     b"p\n0.5\n\xc3\x28\n",
     b"p\nnan\n",
@@ -376,20 +380,20 @@ def hostile_folders(draw: st.DrawFn) -> FolderSpec:
     if draw(st.integers(0, 9)) == 0:
         manifest = draw(mutated_text(manifest))
         labels.append("manifest")
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 5)) == 0:
         line, entries = draw(posterior_entries())
         manifest += line
         spec.entries += entries
         labels.append("posterior " + line.strip())
     spec.entries.append(Entry("scenario.yaml", "text", manifest))
-    for i in range(draw(st.integers(1, 2))):
+    for i in range(draw(st.sampled_from([1, 1, 1, 2]))):
         label, text = draw(content_text())
         labels.append(label)
         if label == "bytes":
             spec.entries.append(Entry(f"c{i}.yaml", "bytes", text.encode("latin-1")))
         else:
             spec.entries.append(Entry(f"c{i}.yaml", "text", text))
-    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2]))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 0, 1, 2]))):
         special = draw(special_entry())
         if special.name == "loop_a.yaml":
             spec.entries.append(Entry("loop_b.yaml", "symlink", "loop_a.yaml"))

@@ -26,12 +26,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from kremlinology import limits
 from kremlinology.engine.rng import MAX_SEED
+from kremlinology.limits import MAX_BODY_BYTES
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.scenario.model import Scenario
 from kremlinology.scenario.schema import WhatIf
 from kremlinology.version import __version__
 from kremlinology.web import views
+from kremlinology.web.bodylimit import BodyLimit
 from kremlinology.web.jobs import DONE, FAILED, Job, QueueFull
 from kremlinology.web.service import (
     MAX_QUERY_CHARS,
@@ -49,17 +52,18 @@ DIGEST = re.compile(r"^[0-9a-f]{64}$")
 class ApiError(Exception):
     """An answer other than success: a status code and the one message to show."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.message = message
+        self.message = limits.message(message)
+        self.headers = headers or {}
 
 
 def status_of(error: Exception) -> int:
     if isinstance(error, UnknownScenarioError | ChronicleUnavailable):
         return 404
     if isinstance(error, QueueFull):
-        return 429
+        return 503
     return 400
 
 
@@ -69,7 +73,14 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (KremlinologyError, ValueError, QueueFull) as error:
-        raise ApiError(status_of(error), str(error)) from None
+        raise ApiError(status_of(error), str(error), retry_headers(error)) from None
+
+
+def retry_headers(error: Exception) -> dict[str, str]:
+    """``Retry-After`` for a full queue (503), nothing otherwise."""
+    if isinstance(error, QueueFull):
+        return {"Retry-After": str(error.retry_after_s)}
+    return {}
 
 
 # Response models: they document the JSON objects (the CLI's --json) in the OpenAPI document.
@@ -227,7 +238,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "bad input: the CLI's message"},
     404: {"model": ErrorOut, "description": "unknown scenario, job or file"},
     422: {"model": ErrorOut, "description": "a parameter of the wrong type or out of range"},
-    429: {"model": ErrorOut, "description": "too many jobs waiting"},
+    413: {"model": ErrorOut, "description": "the request body is too large"},
+    503: {"model": ErrorOut, "description": "too many jobs waiting (see Retry-After)"},
 }
 
 
@@ -257,6 +269,7 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
         lifespan=lifespan,
     )
     app.state.explorer = explorer
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # bodies bounded before reading
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     env = Environment(
         loader=PackageLoader("kremlinology.web", "templates"),
@@ -268,7 +281,9 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
 
     @app.exception_handler(ApiError)
     async def api_error(_request: HttpRequest, error: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": error.message}, status_code=error.status)
+        return JSONResponse(
+            {"detail": error.message}, status_code=error.status, headers=error.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: HttpRequest, error: RequestValidationError) -> JSONResponse:
@@ -563,7 +578,11 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
     # Pages -----------------------------------------------------------------------------------
 
     def page(
-        template: str, request: HttpRequest, status_code: int = 200, **context: Any
+        template: str,
+        request: HttpRequest,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
     ) -> HTMLResponse:
         body = env.get_template(template).render(
             path=request.url.path,
@@ -572,8 +591,8 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
             default_runs=config.runs_page,
             **context,
         )
-        headers = {"Cache-Control": "no-store"} if context.get("job") else {}
-        return HTMLResponse(body, status_code=status_code, headers=headers)
+        extra = {"Cache-Control": "no-store"} if context.get("job") else {}
+        return HTMLResponse(body, status_code=status_code, headers=extra | (headers or {}))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     @app.get("/whatif", response_class=HTMLResponse, include_in_schema=False)
@@ -608,7 +627,7 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
             context["job"] = status(explorer.submit(wanted, client(request)))
         except QueueFull as error:
             context["error"] = str(error)
-            return page("whatif.html", request, 429, **context)
+            return page("whatif.html", request, 503, headers=retry_headers(error), **context)
         return page("whatif.html", request, **context)
 
     def result_context(stored: dict[str, Any], wanted: Request) -> dict[str, Any]:
@@ -677,7 +696,7 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
             context["job"] = status(explorer.submit(wanted, client(request)))
         except QueueFull as error:
             context["error"] = str(error)
-            return page("history.html", request, 429, **context)
+            return page("history.html", request, 503, headers=retry_headers(error), **context)
         return page("history.html", request, **context)
 
     @app.get("/scenario", response_class=HTMLResponse, include_in_schema=False)

@@ -23,6 +23,7 @@ from kremlinology import api
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO
 from kremlinology.engine.rng import MAX_SEED
 from kremlinology.engine.simulate import outcome_kind
+from kremlinology.limits import MAX_PENDING_JOBS
 from kremlinology.months import format_month
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.scenario.loader import bundled_scenarios, resolve_scenario
@@ -67,7 +68,7 @@ class Settings:
     default_runs: int = DEFAULT_RUNS  # the JSON API's default, as the CLI's
     page_runs: int = 5_000  # what the pages' forms offer first: an answer in seconds
     workers: int = 2
-    max_pending: int = 64
+    max_pending: int = MAX_PENDING_JOBS
     wait_s: float = 300.0
     max_families: int = 5
 
@@ -287,6 +288,7 @@ class Explorer:
             client,
             self._estimate(request),
             {"params": request.params()},
+            runs=request.runs,
         )
 
     def _estimate(self, request: Request) -> float | None:
