@@ -162,12 +162,13 @@ def _load_folder(folder: Path) -> Scenario:
     read: dict[Path, bytes] = {}  # every file read, so the digest hashes exactly those bytes
     manifest_file = read_yaml(folder / MANIFEST, folder, read)
     manifest = _validate_manifest(manifest_file)
-    files = []
-    for path in files_module.yaml_files(folder, MANIFEST):
-        files.append(read_yaml(path, folder, read))
+    paths = files_module.yaml_files(folder, MANIFEST)
+    for path in paths:  # every file read and the total checked before any is parsed
+        read[path] = files_module.read_file(path, folder, _display(path))
         if sum(len(raw) for raw in read.values()) > MAX_SCENARIO_BYTES:
             message = f"the scenario's YAML files hold more than {MAX_SCENARIO_BYTES / 1e6:g} MB"
             raise ScenarioError([Problem(Position(_display(path)), message)])
+    files = [parse_yaml(files_module.decode(read[p], _display(p)), _display(p)) for p in paths]
     problems: list[Problem] = []
     content = [_validate_content(f, problems) for f in files]
     _check_item_count(files, content, problems)
