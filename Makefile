@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench calibrate browser serve clean
+.PHONY: demo test lint typecheck unit bench calibrate browser serve clean fuzz
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 	$(BIN)/python benchmarks/whatif_bench.py
+
+fuzz: $(STAMP)
+	KREMLINOLOGY_NO_CACHE=1 $(BIN)/python tests/fuzz.py --examples 10000 --jobs 2
 
 serve: $(STAMP)
 	$(BIN)/kremlinology serve

@@ -35,7 +35,14 @@ LAZY_MODULES = {
 }
 """Imports of the package's own modules inside a function: (importing module, imported module)."""
 
-LEAVES = {"kremlinology.months", "kremlinology.version", "kremlinology.defaults"}
+LEAVES = {
+    "kremlinology.months",
+    "kremlinology.version",
+    "kremlinology.defaults",
+    "kremlinology.limits",
+    "kremlinology.processes",
+}
+"""Modules every layer may import: they import nothing of the package but one another."""
 
 LAYERS: dict[str, set[str]] = {
     # layer: the layers (and leaves) its modules may import
@@ -223,9 +230,10 @@ def test_layers_import_only_what_is_below_them(layer: str) -> None:
     assert wrong == []
 
 
-def test_leaves_import_nothing_of_the_package() -> None:
+def test_leaves_import_nothing_of_the_package_but_leaves() -> None:
     for leaf in LEAVES:
-        assert [i.target for i in ALL_IMPORTS if i.source == leaf and i.target in MODULES] == []
+        found = {i.target for i in ALL_IMPORTS if i.source == leaf and i.target in MODULES}
+        assert found <= LEAVES, leaf
 
 
 def test_the_engine_knows_nothing_of_why_it_runs() -> None:

@@ -167,14 +167,14 @@ def test_binary_content(tmp_path: Path) -> None:
     folder = write_scenario(tmp_path / "s", {})
     (folder / "events.yaml").write_bytes(bytes(range(256)))
     line = one_error_line(cli("check", str(folder)))
-    assert line.endswith("file is not UTF-8 text (byte 128)")
+    assert line.endswith(":2:118: file is not UTF-8 text (byte 0x80 at offset 128)")
 
 
 def test_unreadable_content(tmp_path: Path) -> None:
     folder = write_scenario(tmp_path / "s", {})
     (folder / "events.yaml").mkdir()
     line = one_error_line(cli("run", "--scenario", str(folder), "--runs", "10"))
-    assert "cannot read file" in line
+    assert line.endswith("events.yaml:1:1: refused: a folder, not a regular file")
 
 
 def test_missing_referenced_file(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import TESTBED
+from kremlinology import limits
 from kremlinology.api import simulate
-from kremlinology.engine import limits, rng
+from kremlinology.engine import rng
 from kremlinology.engine.params import draw_parameters
 from kremlinology.engine.simulate import Aggregates, RawRun, Timelines
 from kremlinology.scenario.model import Scenario

@@ -261,7 +261,7 @@ def test_a_crashing_job_loses_nothing_else(tmp_path: Path, monkeypatch: Any) -> 
         assert answer.status_code == 200
 
 
-def test_a_slow_job_answers_202_and_a_full_queue_429(tmp_path: Path, monkeypatch: Any) -> None:
+def test_a_slow_job_answers_202_and_a_full_queue_503(tmp_path: Path, monkeypatch: Any) -> None:
     gate = threading.Event()
     real = kremlinology.api.whatif
 
@@ -280,7 +280,8 @@ def test_a_slow_job_answers_202_and_a_full_queue_429(tmp_path: Path, monkeypatch
             second = test_client.get("/api/whatif", params=params | {"seed": 2})
             assert second.status_code == 202 and second.json()["position"] == 0
             third = test_client.get("/api/whatif", params=params | {"seed": 3})
-            assert third.status_code == 429 and "busy" in third.json()["detail"]
+            assert third.status_code == 503 and "busy" in third.json()["detail"]
+            assert 1 <= int(third.headers["retry-after"]) <= 600
         finally:
             gate.set()
         assert wait_done(test_client, first.json()["id"])["state"] == "done"

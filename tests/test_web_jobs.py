@@ -105,3 +105,65 @@ def test_a_full_queue_refuses_and_close_fails_waiting_jobs() -> None:
     assert running.state == DONE
     for job in waiting:
         assert job.state in (DONE, FAILED)
+
+
+def test_small_jobs_never_wait_behind_big_ones() -> None:
+    queue = JobQueue(workers=2, max_pending=50)
+    gate = threading.Event()
+    started: list[str] = []
+
+    def big(job: Job) -> None:
+        started.append(job.key)
+        gate.wait(10)
+
+    def small(job: Job) -> str:
+        started.append(job.key)
+        return job.key
+
+    bigs = [queue.submit(f"big{i}", "t", big, client="a", runs=50_000) for i in range(3)]
+    deadline = time.monotonic() + 5
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert started == ["big0"]  # a second big job would take the last free worker
+    smalls = [queue.submit(f"small{i}", "t", small, client="b", runs=300) for i in range(3)]
+    assert [s.future.result(5) for s in smalls] == ["small0", "small1", "small2"]
+    assert bigs[1].state == "queued" and queue.position(bigs[1]) == 0
+    gate.set()
+    for job in bigs:
+        job.future.result(10)
+    assert started[-2:] == ["big1", "big2"]
+    queue.close()
+
+
+def test_a_full_queue_says_when_to_retry() -> None:
+    queue = JobQueue(workers=1, max_pending=1)
+    gate = threading.Event()
+    running = queue.submit("run", "t", lambda job: gate.wait(10))
+    while running.state != "running":
+        time.sleep(0.01)
+    queue.submit("wait", "t", lambda job: None)
+    with pytest.raises(QueueFull) as info:
+        queue.submit("more", "t", lambda job: None)
+    assert 1 <= info.value.retry_after_s <= 600
+    gate.set()
+    queue.close()
+
+
+def test_close_cancels_running_jobs_at_their_next_report() -> None:
+    queue = JobQueue(workers=1)
+    reports = []
+
+    def endless(job: Job) -> None:
+        while True:  # a computation that reports progress, as the engine does per chunk
+            job.report(len(reports), 10**9)
+            reports.append(1)
+            time.sleep(0.01)
+
+    job = queue.submit("endless", "t", endless)
+    while job.state != "running" or not reports:
+        time.sleep(0.01)
+    began = time.monotonic()
+    queue.close()
+    assert time.monotonic() - began < 2.0
+    assert job.state == FAILED and "shutting down" in (job.error or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,43 +17,72 @@ from e2e.webserver import free_port, live_server
 from kremlinology.web.service import Settings
 
 RUNS = 300
+BIG_RUNS = 60_000  # a big what-if (over limits.SMALL_JOB_RUNS), tens of seconds
 
 
 def test_ten_simultaneous_requests_are_served_fairly(tmp_path: Path) -> None:
+    """Ten clients ask small what-ifs at once while a big one runs: each gets its own answer,
+    none waits behind the big one, a cheap request stays fast. The latencies are written to
+    ``$KREMLINOLOGY_LOAD_REPORT`` when set (the figures of docs/limits.md)."""
     settings = Settings(
         scenario=str(TESTBED),
         store_path=tmp_path / "s.sqlite3",
-        max_runs=5000,
+        max_runs=BIG_RUNS,
         default_runs=RUNS,
         workers=2,
     )
     with live_server(settings) as (base, explorer):
 
-        def ask(seed: int) -> tuple[int, float, int]:
+        def ask(seed: int, runs: int = RUNS) -> tuple[int, float, int]:
             started = time.monotonic()
             answer = httpx.get(
                 f"{base}/api/whatif",
-                params={"q": "no_plot", "runs": RUNS, "seed": seed},
-                timeout=120,
+                params={"q": "no_plot", "runs": runs, "seed": seed},
+                timeout=300,
             )
             seen = answer.json().get("seed", -1) if answer.status_code == 200 else -1
             return answer.status_code, time.monotonic() - started, seen
 
-        with ThreadPoolExecutor(max_workers=10) as pool:
+        with ThreadPoolExecutor(max_workers=11) as pool:
+            big = pool.submit(ask, 1, BIG_RUNS)
+            deadline = time.monotonic() + 60
+            while explorer.jobs.pending() or not any(
+                j.state == "running" for j in list(explorer.jobs._jobs.values())
+            ):
+                assert time.monotonic() < deadline, "the big what-if did not start"
+                time.sleep(0.05)
             futures = [pool.submit(ask, seed) for seed in range(100, 110)]
             time.sleep(0.3)  # all ten are in; a cheap request is not stuck behind them
             started = time.monotonic()
             cheap = httpx.get(f"{base}/api/whatifs", timeout=30)
             cheap_s = time.monotonic() - started
             page = httpx.get(f"{base}/scenario", timeout=30)
-            answers = [f.result(timeout=120) for f in futures]
+            answers = [f.result(timeout=300) for f in futures]
+            big_answer = big.result(timeout=300)
         assert cheap.status_code == 200 and page.status_code == 200
         assert cheap_s < 2.0, f"a catalogue request took {cheap_s:.2f} s during the burst"
         assert [code for code, _, _ in answers] == [200] * 10
         assert [seed for _, _, seed in answers] == list(range(100, 110))  # each got its own
-        slowest = max(seconds for _, seconds, _ in answers)
-        assert slowest < 90, f"the slowest of ten took {slowest:.1f} s"
-        assert explorer.store.count() == 10 and explorer.store.integrity() == "ok"
+        latencies = sorted(seconds for _, seconds, _ in answers)
+        median = (latencies[4] + latencies[5]) / 2
+        figures = {
+            "clients": 10,
+            "runs": RUNS,
+            "median_s": round(median, 2),
+            "max_s": round(latencies[-1], 2),
+            "cheap_request_s": round(cheap_s, 3),
+            "big_runs": BIG_RUNS,
+            "big_s": round(big_answer[1], 2),
+        }
+        report = os.environ.get("KREMLINOLOGY_LOAD_REPORT")
+        if report:
+            Path(report).write_text(json.dumps(figures) + "\n", encoding="utf-8")
+        assert big_answer[0] == 200
+        assert latencies[-1] < 300, f"the slowest of ten took {latencies[-1]:.1f} s: {figures}"
+        # the big one started first and holds one worker; small ones go on the other, so the
+        # first of them is answered long before the big one ends
+        assert latencies[0] < big_answer[1], figures
+        assert explorer.store.count() == 11 and explorer.store.integrity() == "ok"
         again = httpx.get(
             f"{base}/api/whatif", params={"q": "no_plot", "runs": RUNS, "seed": 105}, timeout=30
         )

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kremlinology import limits
 from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.analysis.fidelity import read_facts
 from kremlinology.analysis.outcomes import SimulationResult
 from kremlinology.counterfactual.claims import ClaimResult, test_claim
 from kremlinology.counterfactual.query import WhatIfResult, run_whatif
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
-from kremlinology.engine.limits import check_runs, check_seed
 from kremlinology.engine.simulate import DEFAULT_CHUNK, run_timelines
 from kremlinology.engine.state import Plan
+from kremlinology.limits import check_runs, check_seed
 from kremlinology.narrate.chronicle import Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell
 from kremlinology.narrate.report import write_report
@@ -55,10 +55,11 @@ def _fields(result: Any) -> dict[str, Any]:
 
 
 def auto_workers(workers: int, runs: int) -> int:
-    """``workers`` if positive; otherwise one per core when the run is big enough to gain."""
-    if workers > 0:
-        return workers
-    return max(1, min(os.cpu_count() or 1, 4)) if runs >= 4096 else 1
+    """0: one process per core (at most 4) when the run is big enough to gain, else 1; otherwise
+    ``workers`` as limits.check_workers allows (ValueError below 1 or above its maximum)."""
+    if workers == 0:
+        return max(1, min(limits.cores(), 4)) if runs >= 4096 else 1
+    return limits.check_workers(workers)
 
 
 def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO) -> Scenario:
@@ -93,8 +94,9 @@ def simulate(
     """
     loaded = _scenario(scenario)
     runs, seed = check_runs(runs), check_seed(seed)
-    if chunk_size < 1 or workers < 1:
-        raise ValueError("chunk_size and workers must be at least 1")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError("chunk_size must be a whole number of at least 1")
+    workers = limits.check_workers(workers)
     raw = run_timelines(
         loaded, runs, seed, plan, chunk_size, workers, use_posterior, keep_timelines, progress
     )

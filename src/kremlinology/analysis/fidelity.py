@@ -12,10 +12,12 @@ import numpy as np
 from pydantic import ValidationError
 
 from kremlinology.engine.simulate import run_timelines
+from kremlinology.limits import MAX_CSV_BYTES
 from kremlinology.months import MonthFormatError, format_month, parse_month
 from kremlinology.scenario.compiler import ScenarioNamespace, default_split
 from kremlinology.scenario.errors import Position, Problem, ScenarioError
 from kremlinology.scenario.expressions import BOOL, ExpressionError, compile_expression
+from kremlinology.scenario.files import read_text
 from kremlinology.scenario.loader import parse_yaml
 from kremlinology.scenario.model import CompiledFact, Scenario
 from kremlinology.scenario.schema import Fact
@@ -38,10 +40,7 @@ def read_facts(path: str | Path, scenario: Scenario) -> list[CompiledFact]:
 
 
 def _csv_rows(file: Path) -> list[tuple[dict[str, Any], Position]]:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError([Problem(Position(str(file)), f"cannot read: {error}")]) from None
+    text = read_text(file, None, str(file), MAX_CSV_BYTES)  # a regular file of bounded size
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -65,7 +64,7 @@ def _int_or_text(text: str) -> Any:
 
 
 def _yaml_rows(file: Path) -> list[tuple[dict[str, Any], Position]]:
-    source = parse_yaml(file.read_text(encoding="utf-8"), str(file))
+    source = parse_yaml(read_text(file, None, str(file)), str(file))
     data = source.data
     items = data.get("facts") if isinstance(data, dict) else data
     if not isinstance(items, list):

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from kremlinology.cli import baseline, calibrate, scenarios, stories, web, whatif
+from kremlinology.processes import Terminated, stop_on_sigterm
 
 HELP = "Kremlinology: counterfactual history of the Soviet leadership, 1953-1964."
 
@@ -56,9 +57,16 @@ app = build_app()
 
 
 def main() -> None:
-    """Console entry point: run the app; Ctrl-C ends with 'interrupted' and exit code 130."""
+    """Console entry point: run the app. Ctrl-C ends with 'interrupted' and exit code 130,
+    SIGTERM with 'terminated' and 143, each after the same clean-ups (worker processes ended,
+    staging folders removed: kremlinology.processes)."""
+    stop_on_sigterm()
     try:
         app()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        sys.exit(Terminated.CODE)
+    except SystemExit as done:
+        if done.code == 130:  # Typer's answer to Ctrl-C (it catches the KeyboardInterrupt)
+            print("interrupted", file=sys.stderr)
+        raise

@@ -12,20 +12,22 @@ from rich.table import Table
 from kremlinology.api import history as run_history
 from kremlinology.api import simulate
 from kremlinology.cli.common import (
+    IKnowOption,
     JsonOption,
     RunsOption,
     ScenarioOption,
     SeedOption,
+    WorkersOption,
     load,
     parse_runs,
     parse_seed,
+    parse_workers,
     progress_bar,
     score_text,
     user_errors,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
 
-WorkersOption = Annotated[int, typer.Option(help="worker processes")]
 LedgerOption = Annotated[
     str | None, typer.Option("--ledger", help="extra facts file (CSV or YAML)")
 ]
@@ -34,17 +36,18 @@ LedgerOption = Annotated[
 def run_command(
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = str(DEFAULT_RUNS),
+    i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     as_json: JsonOption = False,
-    workers: WorkersOption = 1,
+    workers: WorkersOption = "1",
 ) -> None:
     """Simulate the baseline: how often each outcome and event happens."""
-    n, s = parse_runs(runs), parse_seed(seed)
+    n, s, w = parse_runs(runs, i_know), parse_seed(seed), parse_workers(workers)
     with user_errors():
         loaded = load(scenario)
         update, close = progress_bar("simulating")
         try:
-            result = simulate(loaded, runs=n, seed=s, workers=max(1, workers), progress=update)
+            result = simulate(loaded, runs=n, seed=s, workers=w, progress=update)
         finally:
             close()
     if as_json:
@@ -69,12 +72,13 @@ def run_command(
 def history_command(
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = str(DEFAULT_RUNS),
+    i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     ledger: LedgerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """How often the baseline reproduces each dated fact of the record."""
-    n, s = parse_runs(runs), parse_seed(seed)
+    n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
         report = run_history(load(scenario), n, s, ledger=ledger)
     if as_json:

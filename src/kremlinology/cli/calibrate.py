@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +11,7 @@ from kremlinology.analysis.calibrate import Calibration, install_posterior
 from kremlinology.analysis.calibrate import calibrate as run_calibration
 from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.cli.common import (
+    IKnowOption,
     RunsOption,
     ScenarioOption,
     SeedOption,
@@ -23,6 +23,7 @@ from kremlinology.cli.common import (
     user_errors,
 )
 from kremlinology.defaults import DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.limits import cores
 from kremlinology.scenario.model import Scenario
 
 SCORED_RUNS = 20_000
@@ -32,6 +33,7 @@ SCORES = ("score", "fit_score", "holdout_score")
 def calibrate_command(
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = "400000",
+    i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     accept: Annotated[float, typer.Option(help="share of parameter sets to accept")] = 0.02,
     method: Annotated[
@@ -41,7 +43,7 @@ def calibrate_command(
     write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
 ) -> None:
     """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
-    n, s = parse_runs(runs), parse_seed(seed)
+    n, s = parse_runs(runs, i_know), parse_seed(seed)
     if not 0 < accept <= 1:
         fail("--accept must be in (0, 1]")
     with user_errors():
@@ -49,7 +51,7 @@ def calibrate_command(
         if method not in ("replicates", "timeline") or replicates < 1:
             fail("--method is replicates or timeline, and --replicates at least 1")
         result = run_calibration(
-            loaded, n, s, accept, workers=os.cpu_count() or 1, method=method, replicates=replicates
+            loaded, n, s, accept, workers=cores(), method=method, replicates=replicates
         )
         prior = result.prior_report
         print(

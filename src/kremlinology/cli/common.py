@@ -17,15 +17,34 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from kremlinology import limits
 from kremlinology.api import load_scenario
-from kremlinology.engine.limits import MAX_RUNS, MAX_SEED, parse_whole
+from kremlinology.limits import (
+    CLI_MAX_RUNS,
+    MAX_RUNS,
+    MAX_SEED,
+    MAX_WORKERS,
+    check_workers,
+    parse_whole,
+)
 from kremlinology.scenario.errors import KremlinologyError, ScenarioError
 from kremlinology.scenario.model import Scenario
 
 EXIT_USAGE = 2
 
 ScenarioOption = Annotated[str, typer.Option("--scenario", help="bundled name or folder path")]
-RunsOption = Annotated[str, typer.Option("--runs", help="number of timelines")]
+RunsOption = Annotated[
+    str, typer.Option("--runs", help=f"number of timelines (at most {CLI_MAX_RUNS:,})")
+]
+IKnowOption = Annotated[
+    bool,
+    typer.Option(
+        "--i-know", help=f"allow more than {CLI_MAX_RUNS:,} timelines, up to {MAX_RUNS:,}"
+    ),
+]
+WorkersOption = Annotated[
+    str, typer.Option("--workers", help=f"worker processes (1 to {MAX_WORKERS}; at most the cores)")
+]
 SeedOption = Annotated[str, typer.Option("--seed", help="random seed (0 to 2**63-1)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 NoConditionOption = Annotated[
@@ -37,7 +56,7 @@ QueryArgument = Annotated[str, typer.Argument(help="an intervention, a catalogue
 
 def fail(message: str) -> NoReturn:
     """Print one error line on stderr and exit with code 2."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {limits.message(message)}", file=sys.stderr)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -49,9 +68,21 @@ def parse_int(text: str, name: str, low: int, high: int) -> int:
         fail(str(error))
 
 
-def parse_runs(text: str) -> int:
-    """Parse ``--runs``: a whole number from 1 to the engine's MAX_RUNS, or fail."""
-    return parse_int(text, "--runs", 1, MAX_RUNS)
+def parse_runs(text: str, i_know: bool = False) -> int:
+    """Parse ``--runs``: a whole number from 1 to CLI_MAX_RUNS, or with ``--i-know`` to the
+    engine's MAX_RUNS (limits.py); fail otherwise."""
+    value = parse_int(text, "--runs", 1, MAX_RUNS)
+    if value > CLI_MAX_RUNS and not i_know:
+        fail(
+            f"--runs {value:,} is more than {CLI_MAX_RUNS:,} timelines (it would take long and "
+            "use much memory); add --i-know to run it anyway"
+        )
+    return value
+
+
+def parse_workers(text: str) -> int:
+    """Parse ``--workers``: 1 to limits.MAX_WORKERS, then at most the machine's cores."""
+    return check_workers(parse_int(text, "--workers", 1, MAX_WORKERS))
 
 
 def parse_seed(text: str) -> int:
@@ -67,22 +98,22 @@ def user_errors() -> Iterator[None]:
     except ScenarioError as error:
         for problem in error.problems:
             print(str(problem), file=sys.stderr)
+        if error.more:
+            print(f"... and {error.more:,} more problems", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from None
     except (KremlinologyError, ValueError) as error:
         fail(str(error))
 
 
 def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """Return (callback, close) for a progress bar on stderr that appears after one second.
-
-    Only on a terminal: when stderr is a file or a pipe nothing is written to it.
-    """
+    """Return (callback, close) for a progress bar on stderr that appears after one second
+    (only when stderr is a terminal)."""
     started = time.perf_counter()
     console = Console(stderr=True)
     state: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
-        if not console.is_terminal:
+        if not console.is_terminal:  # a pipe or a log file gets no bar (nor its blank line)
             return
         if "bar" not in state and time.perf_counter() - started < 1.0:
             return

@@ -9,6 +9,7 @@ import typer
 
 from kremlinology.api import whatif
 from kremlinology.cli.common import (
+    IKnowOption,
     NoConditionOption,
     QueryArgument,
     RunsOption,
@@ -47,6 +48,7 @@ def chronicle_command(
     query: QueryArgument = DEFAULT_WHATIF,
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = str(DEFAULT_RUNS),
+    i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
     timeline: TimelineOption = None,
@@ -62,7 +64,7 @@ def chronicle_command(
         fail(f"--narrator must be one of {', '.join(NARRATORS)}, not '{narrator}'")
     if (timeline is not None) + typical + surprising > 1:
         fail("choose at most one of --timeline, --typical and --surprising")
-    n, s = parse_runs(runs), parse_seed(seed)
+    n, s = parse_runs(runs, i_know), parse_seed(seed)
     k = None if timeline is None else parse_int(timeline, "--timeline", 0, n - 1)
     pick = "surprising" if surprising else "typical"
     with user_errors():
@@ -79,13 +81,14 @@ def report_command(
     out: Annotated[str, typer.Option("--out", help="folder to write the report into")],
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = str(DEFAULT_RUNS),
+    i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
 ) -> None:
     """Write a what-if report: Markdown, forum BBCode, JSON, charts, families and chronicles."""
     if not out.strip():
         fail("--out must name a folder")
-    n, s = parse_runs(runs), parse_seed(seed)
+    n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
         result = whatif(query, load(scenario), n, s, condition=not no_condition)
         try:

@@ -9,12 +9,10 @@ import typer
 
 from kremlinology.cli.common import fail, parse_int, user_errors
 from kremlinology.defaults import DEFAULT_SCENARIO
-from kremlinology.engine.limits import MAX_RUNS
+from kremlinology.limits import MAX_RUNS, MAX_WEB_WORKERS
 from kremlinology.web.app import create_app
 from kremlinology.web.service import Explorer, Settings
 from kremlinology.web.store import default_store_path
-
-MAX_WORKERS = 64
 
 
 def serve_command(
@@ -43,8 +41,8 @@ def serve_command(
     cap = parse_int(max_runs, "--max-runs", 1, MAX_RUNS)
     if not 1 <= port <= 65535:
         fail(f"--port must be between 1 and 65535, not {port}")
-    if not 1 <= workers <= MAX_WORKERS:
-        fail(f"--workers must be between 1 and {MAX_WORKERS}, not {workers}")
+    if not 1 <= workers <= MAX_WEB_WORKERS:
+        fail(f"--workers must be between 1 and {MAX_WEB_WORKERS}, not {workers}")
     path = Path(store).expanduser() if store else default_store_path()
     settings = Settings(scenario=scenario, store_path=path, max_runs=cap, workers=workers)
     with user_errors():

@@ -12,6 +12,7 @@ from rich.table import Table
 from kremlinology.api import claim as run_claim
 from kremlinology.api import whatif as run_whatif
 from kremlinology.cli.common import (
+    IKnowOption,
     JsonOption,
     NoConditionOption,
     QueryArgument,
@@ -37,6 +38,7 @@ def whatif_command(
     query: QueryArgument,
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = str(DEFAULT_RUNS),
+    i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
     as_json: JsonOption = False,
@@ -45,7 +47,7 @@ def whatif_command(
     ] = False,
 ) -> None:
     """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
-    n, s = parse_runs(runs), parse_seed(seed)
+    n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
         update, close = progress_bar("simulating twin worlds")
         try:
@@ -133,12 +135,13 @@ def claim_command(
     effect: Annotated[str, typer.Argument(help="outcome id (prefix 'not' to negate) or words")],
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = str(DEFAULT_RUNS),
+    i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Test a causal claim: probabilities of necessity and sufficiency, and a verdict."""
-    n, s = parse_runs(runs), parse_seed(seed)
+    n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
         result = run_claim(cause, effect, load(scenario), n, s, condition=not no_condition)
     if as_json:

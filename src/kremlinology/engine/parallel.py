@@ -30,9 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, TypeVar
+
+from kremlinology.processes import process_pool
 
 TaskT = TypeVar("TaskT")
 ResultT = TypeVar("ResultT")
@@ -102,17 +105,24 @@ class InlineExecutor:
 
 
 class ProcessExecutor:
-    """A local pool of ``workers`` processes; every task is submitted at once."""
+    """A local pool of ``workers`` processes (``processes.process_pool``: never more than the
+    cores, and its workers end with the block if it ends by an exception); every task is
+    submitted at once."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=max(1, workers))
+        self.workers = max(1, workers)
+        self.stack = ExitStack()
+        self.pool: ProcessPoolExecutor | None = None
 
     def map(self, fn: Callable[[TaskT], ResultT], tasks: Sequence[TaskT]) -> Iterator[ResultT]:
         """Submit every task now; yield the results in task order as they are ready."""
+        if self.pool is None:
+            raise RuntimeError("a ProcessExecutor maps inside its with block only")
         futures = [self.pool.submit(fn, task) for task in tasks]
         return (future.result() for future in futures)
 
     def __enter__(self) -> ProcessExecutor:
+        self.pool = self.stack.enter_context(process_pool(self.workers))
         return self
 
     def __exit__(
@@ -121,7 +131,8 @@ class ProcessExecutor:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=kind is not None)
+        self.pool = None
+        self.stack.__exit__(kind, error, trace)
 
 
 BACKENDS: dict[str, Callable[[int], Executor]] = {"process": ProcessExecutor}

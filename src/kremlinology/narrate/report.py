@@ -1,17 +1,24 @@
 """Reports: a what-if written up as Markdown and forum BBCode, with charts and chronicles.
 
-``write_report`` builds the whole report in a hidden temporary folder next to ``out_dir`` and
-moves it into place only when every file is written, so a failure never leaves a half-written
-folder behind (an earlier report in ``out_dir`` stays as it was).
+``write_report`` builds the whole report in a hidden staging folder next to ``out_dir``
+(``.NAME.PID-XXXX.partial``) and moves it into place only when every file is written, so a
+failure never leaves a half-written folder behind (an earlier report in ``out_dir`` stays as it
+was). An earlier report is replaced by one atomic exchange of the two folders where the system
+has it (Linux ``renameat2``), so at every instant ``out_dir`` holds the old report or the new one.
+An error, Ctrl-C or SIGTERM removes the staging folder; one left by SIGKILL or a power cut is
+removed by the next ``write_report`` into the same parent (its process is gone).
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +55,10 @@ def write_report(result: WhatIfResult, out_dir: Path, max_families: int = 5) -> 
     _check_target(out_dir)
     parent = out_dir.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=parent))
+    clean_stale(parent, out_dir.name)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{out_dir.name}.{os.getpid()}-", suffix=".partial", dir=parent)
+    )
     try:
         os.chmod(staging, 0o755)
         build(result, staging, max_families)
@@ -66,9 +76,71 @@ def _check_target(out_dir: Path) -> None:
         raise ReportError(f"{out_dir} is not empty and holds no report; choose another --out")
 
 
+STALE_UNOWNED_S = 3600.0
+"""A staging folder without an owner's process id counts as stale after an hour."""
+
+
+def clean_stale(parent: Path, name: str) -> list[Path]:
+    """Remove staging folders of report ``name`` in ``parent`` whose process has ended.
+
+    Returns what was removed. A folder of a process that still runs (another report being
+    written at this moment) is left alone.
+    """
+    removed: list[Path] = []
+    prefix = f".{name}."
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith((".partial", ".old"))):
+            continue
+        middle = entry.name[len(prefix) :].rsplit(".", 1)[0]
+        owner = middle.split("-", 1)[0]
+        if owner.isdigit() and _running(int(owner)):
+            continue
+        if not owner.isdigit() and time.time() - entry.stat(follow_symlinks=False).st_mtime < (
+            STALE_UNOWNED_S
+        ):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # an earlier call of this process that was interrupted
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        rename = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd, exchange = -100, 2
+    done = rename(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), exchange)
+    return bool(done == 0)
+
+
 def _move_into_place(staging: Path, out_dir: Path) -> None:
     if not out_dir.exists():
         os.replace(staging, out_dir)
+        return
+    if _exchange(staging, out_dir):
+        shutil.rmtree(staging, ignore_errors=True)  # now the old report
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=staging.parent))
     os.rmdir(old)

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from kremlinology.scenario.files import fingerprint
 from kremlinology.scenario.model import Scenario
 from kremlinology.version import __version__
 
@@ -32,8 +33,7 @@ def cache_key(folder: Path) -> str:
     """A digest of what a compiled scenario depends on: package version, folder path, every
     file in the folder and the scenario package's own code."""
     digest = hashlib.sha256(f"{__version__}\0{folder.resolve()}\0".encode())
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(fingerprint(folder).encode())  # safe: no FIFO, device or link out is read
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
     return digest.hexdigest()
@@ -62,7 +62,14 @@ MIN_BYTES = 64_000
 
 
 def _small(folder: Path) -> bool:
-    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) < MIN_BYTES
+    total = 0
+    try:
+        for entry in os.scandir(folder):
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    except OSError:
+        return True  # the loader will report what is wrong with the folder
+    return total < MIN_BYTES
 
 
 def _store(entry: Path, scenario: Scenario) -> None:

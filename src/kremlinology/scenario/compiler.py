@@ -610,8 +610,9 @@ def _posterior(
     domains = [_domain_of(builder.slots[p.slot].type) for p in parameters]
     try:
         return posterior_matrix(header, rows, columns, domains)
-    except (ValueError, IndexError):
-        builder.problem(manifest_file.at(("posterior",)), "posterior has a malformed value")
+    except (ValueError, IndexError) as error:
+        message = f"posterior has a malformed value ({error})"
+        builder.problem(manifest_file.at(("posterior",)), message)
         return None
 
 

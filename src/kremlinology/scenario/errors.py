@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kremlinology.limits import MAX_PROBLEMS, message
+
 
 @dataclass(frozen=True)
 class Position:
@@ -24,6 +26,10 @@ class Problem:
     position: Position
     message: str
 
+    def __post_init__(self) -> None:
+        # a message may quote a huge YAML value (an alias repeats it everywhere): cut it
+        object.__setattr__(self, "message", message(self.message))
+
     def __str__(self) -> str:
         return f"{self.position}: {self.message}"
 
@@ -33,13 +39,20 @@ class KremlinologyError(Exception):
 
 
 class ScenarioError(KremlinologyError):
-    """A scenario failed to load; ``problems`` lists every problem found, in file order."""
+    """A scenario failed to load; ``problems`` lists the problems found, in file order.
+
+    At most MAX_PROBLEMS are kept (the first ones in file order); ``more`` counts the others, and
+    the message ends with a line saying how many were left out.
+    """
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(
-            problems, key=lambda p: (p.position.file, p.position.line, p.position.col)
-        )
-        super().__init__("\n".join(str(p) for p in self.problems))
+        ordered = sorted(problems, key=lambda p: (p.position.file, p.position.line, p.position.col))
+        self.problems = ordered[:MAX_PROBLEMS]
+        self.more = len(ordered) - len(self.problems)
+        lines = [str(p) for p in self.problems]
+        if self.more:
+            lines.append(f"... and {self.more:,} more problems")
+        super().__init__("\n".join(lines))
 
 
 class UnknownScenarioError(KremlinologyError):

@@ -11,17 +11,17 @@ Two interpreters run these trees: ``engine.vector`` over NumPy arrays of all tim
 from __future__ import annotations
 
 import ast
-import math
 import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, TypeGuard
 
+from kremlinology.limits import MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, number_problem
 from kremlinology.scenario.errors import KremlinologyError
 
-MAX_LENGTH = 2000
-MAX_DEPTH = 40
+MAX_LENGTH = MAX_EXPRESSION_CHARS
+MAX_DEPTH = MAX_EXPRESSION_DEPTH
 NEVER_MONTHS = 9999.0
 """What ``months_since`` gives for an event that never fired."""
 
@@ -172,9 +172,9 @@ class _Compiler:
         if isinstance(value, bool):
             return const(value, BOOL)
         if isinstance(value, int | float):
-            # an int literal can be too large for a float (OverflowError): compare it as an int
-            too_big = abs(value) > 10**300 if isinstance(value, int) else abs(value) > 1e300
-            if too_big or not math.isfinite(float(value)):
+            # an int literal can be too large for a float (OverflowError): number_problem
+            # compares it as an int
+            if number_problem(value) is not None:
                 raise self.fail(node, "number is out of range")
             return const(float(value), NUM)
         if isinstance(value, str):
@@ -310,12 +310,20 @@ class _Compiler:
 
     def _try_visit(self, node: ast.expr) -> Node | None:
         """Visit a comparison operand that may be a bare category name awaiting its type."""
-        if isinstance(node, ast.Name) and self._is_undeclared(node.id):
+        if isinstance(node, ast.Name) and self._is_undeclared(node):
             return None
         return self.visit(node)
 
-    def _is_undeclared(self, name: str) -> bool:
-        if name in ("month", "true", "True", "false", "False") or name.startswith("D"):
+    def _is_undeclared(self, node: ast.Name) -> bool:
+        """Whether a bare name is none of: a date token, a keyword-like name, a declared one.
+
+        Only the masked date tokens (found by position, not by their spelling) are dates: a
+        name such as ``Dissent`` is an ordinary name and may be a category awaiting its type.
+        """
+        name = node.id
+        if (node.lineno, node.col_offset) in self.date_marks:
+            return False
+        if name in ("month", "true", "True", "false", "False"):
             return False
         return self.ns.slot(name) is None and self.ns.derived(name) is None
 

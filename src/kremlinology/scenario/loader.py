@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,20 @@ from ruamel.yaml.scalarstring import (
     SingleQuotedScalarString,
 )
 
+from kremlinology.limits import (
+    MAX_CSV_BYTES,
+    MAX_EXPANDED_ITEMS,
+    MAX_POSTERIOR_ROWS,
+    MAX_SCENARIO_BYTES,
+    MAX_SPAN_MONTHS,
+    number_problem,
+    shorten,
+)
+from kremlinology.limits import MAX_FILE_BYTES as MAX_FILE_BYTES
+from kremlinology.limits import MAX_FLOW_DEPTH as MAX_FLOW_DEPTH
+from kremlinology.limits import MAX_YAML_NODES as MAX_NODES
 from kremlinology.months import MonthFormatError, parse_month
+from kremlinology.scenario import files as files_module
 from kremlinology.scenario import schema
 from kremlinology.scenario.cache import cached
 from kremlinology.scenario.compiler import compile_scenario
@@ -40,7 +54,6 @@ from kremlinology.scenario.errors import (
 from kremlinology.scenario.model import Scenario
 
 MANIFEST = "scenario.yaml"
-MAX_FILE_BYTES = 8_000_000
 PathKey = tuple[str | int, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -146,47 +159,48 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 
 def _load_folder(folder: Path) -> Scenario:
-    manifest_file = read_yaml(folder / MANIFEST)
+    read: dict[Path, bytes] = {}  # every file read, so the digest hashes exactly those bytes
+    manifest_file = read_yaml(folder / MANIFEST, folder, read)
     manifest = _validate_manifest(manifest_file)
-    files = [read_yaml(p) for p in _content_paths(folder)]
+    paths = files_module.yaml_files(folder, MANIFEST)
+    for path in paths:  # every file read and the total checked before any is parsed
+        read[path] = files_module.read_file(path, folder, _display(path))
+        if sum(len(raw) for raw in read.values()) > MAX_SCENARIO_BYTES:
+            message = f"the scenario's YAML files hold more than {MAX_SCENARIO_BYTES / 1e6:g} MB"
+            raise ScenarioError([Problem(Position(_display(path)), message)])
+    files = [parse_yaml(files_module.decode(read[p], _display(p)), _display(p)) for p in paths]
     problems: list[Problem] = []
     content = [_validate_content(f, problems) for f in files]
-    posterior = _read_posterior(folder, manifest, manifest_file, problems)
+    _check_item_count(files, content, problems)
+    posterior = _read_posterior(folder, manifest, manifest_file, problems, read)
     if problems:
         raise ScenarioError(problems)
-    digest = _digest(folder, [folder / MANIFEST, *_content_paths(folder)], manifest)
+    digest = _digest(read)
     return compile_scenario(manifest, manifest_file, files, content, folder, digest, posterior)
 
 
-def _content_paths(folder: Path) -> list[Path]:
-    paths = [*folder.glob("*.yaml"), *folder.glob("*.yml")]
-    return sorted(p for p in paths if p.name != MANIFEST)
-
-
 def _display(path: Path) -> str:
+    """The path relative to the working folder if inside it (links are not followed: a link
+    may loop or point anywhere)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
+    except (ValueError, OSError):
         return str(path)
 
 
-def read_yaml(path: Path) -> SourceFile:
-    """Read one YAML file with positions; raise ScenarioError if it cannot be read or parsed."""
+def read_yaml(
+    path: Path, folder: Path | None = None, read: dict[Path, bytes] | None = None
+) -> SourceFile:
+    """Read one YAML file with positions; raise ScenarioError if it cannot be read or parsed.
+
+    With ``folder``, the file must be a regular file inside it (scenario/files.py); ``read``
+    collects the bytes read, by path.
+    """
     name = _display(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ScenarioError(
-            [Problem(Position(name), f"cannot read file: {error.strerror}")]
-        ) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError([Problem(Position(name), "file is larger than 8 MB")])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        message = f"file is not UTF-8 text (byte {error.start})"
-        raise ScenarioError([Problem(Position(name), message)]) from None
-    return parse_yaml(text, name)
+    raw = files_module.read_file(path, folder, name)
+    if read is not None:
+        read[path] = raw
+    return parse_yaml(files_module.decode(raw, name), name)
 
 
 def parse_yaml(text: str, name: str) -> SourceFile:
@@ -206,17 +220,16 @@ def parse_yaml(text: str, name: str) -> SourceFile:
         message = f"YAML error: {str(error).splitlines()[0] if str(error) else 'cannot parse'}"
         raise ScenarioError([Problem(Position(name), message)]) from None
     source = SourceFile(name, None, {}, {}, {}, text.split("\n"))
+    plain = _Plain(source)
     try:
-        source.data = _Plain(source).convert(data, ())
+        source.data = plain.convert(data, ())
     except RecursionError:
         raise ScenarioError([Problem(Position(name), "YAML is nested too deeply")]) from None
+    if plain.problems:
+        raise ScenarioError(plain.problems)
     return source
 
 
-MAX_FLOW_DEPTH = 100
-"""Deepest nesting of [ ] and { } accepted (ruamel's scanner is quadratic in this depth)."""
-MAX_NODES = 500_000
-"""Most values a file may hold once its aliases are expanded (refuses 'billion laughs')."""
 _FLOW_TOKENS = re.compile(r"""[\[\]{}]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|(?:^|(?<=\s))#[^\n]*""", re.M)
 
 
@@ -252,6 +265,7 @@ class _Plain:
         self.source = source
         self.done: dict[int, tuple[Any, int]] = {}
         self.size = 0
+        self.problems: list[Problem] = []  # numbers refused (NaN, infinities, out of range)
 
     def convert(self, node: Any, path: PathKey) -> Any:
         value, _size = self._convert(node, path)
@@ -259,7 +273,7 @@ class _Plain:
 
     def _convert(self, node: Any, path: PathKey) -> tuple[Any, int]:
         if not isinstance(node, CommentedMap | CommentedSeq):
-            return _scalar(node, path, self.source), 1
+            return self._leaf(node, path), 1
         seen = self.done.get(id(node))
         if seen is not None:
             self._count(seen[1])
@@ -292,7 +306,14 @@ class _Plain:
         if isinstance(node, CommentedMap | CommentedSeq):
             return self._convert(node, path)[0]
         self._count(1)
-        return _scalar(node, path, self.source)
+        return self._leaf(node, path)
+
+    def _leaf(self, node: Any, path: PathKey) -> Any:
+        value = _scalar(node, path, self.source)
+        problem = number_problem(value)
+        if problem is not None:
+            self.problems.append(Problem(self.source.at(path), problem))
+        return value
 
     def _count(self, nodes: int) -> None:
         self.size += nodes
@@ -340,9 +361,29 @@ def _validate_manifest(source: SourceFile) -> schema.Manifest:
                 problems.append(Problem(source.at((key,)), str(error)))
         if not problems and parse_month(manifest.end) < parse_month(manifest.start):
             problems.append(Problem(source.at(("end",)), "end is before start"))
+        elif not problems and parse_month(manifest.end) - parse_month(manifest.start) >= (
+            MAX_SPAN_MONTHS
+        ):
+            message = f"the scenario spans more than {MAX_SPAN_MONTHS:,} months"
+            problems.append(Problem(source.at(("end",)), message))
     if problems or manifest is None:
         raise ScenarioError(problems)
     return manifest
+
+
+def _check_item_count(
+    files: list[SourceFile], content: list[dict[str, list[Any]]], problems: list[Problem]
+) -> None:
+    """Refuse a scenario with more than MAX_EXPANDED_ITEMS items, at the first item too many."""
+    total = 0
+    for source, sections in zip(files, content, strict=True):
+        for section, items in sections.items():
+            if total + len(items) > MAX_EXPANDED_ITEMS:
+                where = source.at((section, MAX_EXPANDED_ITEMS - total))
+                message = f"the scenario holds more than {MAX_EXPANDED_ITEMS:,} items"
+                problems.append(Problem(where, message))
+                return
+            total += len(items)
 
 
 def _validate_content(source: SourceFile, problems: list[Problem]) -> dict[str, list[Any]]:
@@ -400,7 +441,7 @@ def _message(detail: Any) -> str:
     if kind == "extra_forbidden":
         return f"unknown key '{where}'"
     if kind == "string_pattern_mismatch":
-        return f"'{where}': {detail['input']!r} {_pattern_hint(where)}"
+        return f"'{where}': {shorten(repr(detail['input']))} {_pattern_hint(where)}"
     return f"'{where}': {detail['msg'][0].lower()}{detail['msg'][1:]}"
 
 
@@ -429,29 +470,59 @@ def _pattern_hint(where: str) -> str:
 
 
 def _read_posterior(
-    folder: Path, manifest: schema.Manifest, source: SourceFile, problems: list[Problem]
+    folder: Path,
+    manifest: schema.Manifest,
+    source: SourceFile,
+    problems: list[Problem],
+    read: dict[Path, bytes] | None = None,
 ) -> tuple[list[str], list[list[str]]] | None:
+    """Read the posterior CSV named by the manifest, inside the folder; record problems."""
     if manifest.posterior is None:
         return None
-    path = folder / manifest.posterior
-    if not path.is_file():
-        message = f"posterior file '{manifest.posterior}' is missing"
-        problems.append(Problem(source.at(("posterior",)), message))
+    where = source.at(("posterior",))
+    try:
+        path = files_module.inside(folder, manifest.posterior, where)
+    except ScenarioError as error:
+        problems.extend(error.problems)
         return None
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
+    if not os.path.lexists(path):
+        problems.append(Problem(where, f"posterior file '{manifest.posterior}' is missing"))
+        return None
+    name = _display(path)
+    try:
+        raw = files_module.read_file(path, folder, name, MAX_CSV_BYTES)
+        rows = _csv_rows(files_module.decode(raw, name), name)
+    except ScenarioError as error:
+        problems.extend(error.problems)
+        return None
+    if read is not None:
+        read[path] = raw
     if len(rows) < 2:
-        problems.append(Problem(Position(_display(path)), "posterior file has no samples"))
+        problems.append(Problem(Position(name), "posterior file has no samples"))
         return None
     return rows[0], rows[1:]
 
 
-def _digest(folder: Path, paths: list[Path], manifest: schema.Manifest) -> str:
+def _csv_rows(text: str, name: str) -> list[list[str]]:
+    """Parse CSV text; a malformed line or too many rows is a ScenarioError at its line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            if len(rows) > MAX_POSTERIOR_ROWS + 1:
+                message = f"posterior has more than {MAX_POSTERIOR_ROWS:,} samples"
+                raise files_module.refuse(name, message, reader.line_num)
+    except csv.Error as error:
+        raise files_module.refuse(name, f"CSV error: {error}", reader.line_num) from None
+    return rows
+
+
+def _digest(read: dict[Path, bytes]) -> str:
     """Hash every file that defines the scenario, so results name exactly what produced them."""
     digest = hashlib.sha256()
-    extra = [folder / manifest.posterior] if manifest.posterior else []
-    for path in sorted([*paths, *extra]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(read):
+        digest.update(path.name.encode() + b"\0" + read[path] + b"\0")
     return digest.hexdigest()
 
 

@@ -23,9 +23,10 @@ Source = Annotated[
 
 
 class Strict(BaseModel):
-    """Refuses unknown keys, so a misspelt key is an error rather than silently ignored."""
+    """Refuses unknown keys, so a misspelt key is an error rather than silently ignored, and
+    NaN and infinities (also written as text, ``"inf"``), which no scenario number may be."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Manifest(Strict):

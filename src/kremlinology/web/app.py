@@ -20,7 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from kremlinology.limits import MAX_BODY_BYTES
 from kremlinology.version import __version__
+from kremlinology.web.bodylimit import BodyLimit
 from kremlinology.web.errors import ApiError, validation_message
 from kremlinology.web.pages import Pages
 from kremlinology.web.params import document_limits
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, explorer: Explorer | None = Non
     )
     app.state.explorer = explorer
     app.state.pages = Pages(explorer)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # bodies bounded before reading
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)
@@ -73,7 +76,9 @@ def _handle_errors(app: FastAPI, max_runs: int) -> None:
 
     async def api_error(_request: HttpRequest, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError)
-        return JSONResponse({"detail": error.message}, status_code=error.status)
+        return JSONResponse(
+            {"detail": error.message}, status_code=error.status, headers=error.headers
+        )
 
     async def invalid(_request: HttpRequest, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)

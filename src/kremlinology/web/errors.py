@@ -1,8 +1,8 @@
 """How the web app says no: one status code and the CLI's message, as ``{"detail": ...}``.
 
 Contract: bad input is a 4xx, never a traceback. The package's input errors become 400 (404 for
-an unknown scenario, 429 for a full queue) through :func:`user_errors`; FastAPI's parameter errors
-become 422 with one readable line (:func:`validation_message`).
+an unknown scenario, 503 with Retry-After for a full queue) through :func:`user_errors`;
+FastAPI's parameter errors become 422 with one readable line (:func:`validation_message`).
 """
 
 from collections.abc import Iterator
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from fastapi.exceptions import RequestValidationError
 
+from kremlinology import limits
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.web.jobs import QueueFull
 
@@ -17,18 +18,19 @@ from kremlinology.web.jobs import QueueFull
 class ApiError(Exception):
     """An answer other than success: a status code and the one message to show."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.message = message
+        self.message = limits.message(message)
+        self.headers = headers or {}
 
 
 def status_of(error: Exception) -> int:
-    """The status code of a refused request: 404 unknown, 429 queue full, 400 otherwise."""
+    """The status code of a refused request: 404 unknown, 503 queue full, 400 otherwise."""
     if isinstance(error, UnknownScenarioError):
         return 404
     if isinstance(error, QueueFull):
-        return 429
+        return 503
     return 400
 
 
@@ -38,7 +40,14 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (KremlinologyError, ValueError, QueueFull) as error:
-        raise ApiError(status_of(error), str(error)) from None
+        raise ApiError(status_of(error), str(error), retry_headers(error)) from None
+
+
+def retry_headers(error: Exception) -> dict[str, str]:
+    """``Retry-After`` for a full queue (503), nothing otherwise."""
+    if isinstance(error, QueueFull):
+        return {"Retry-After": str(error.retry_after_s)}
+    return {}
 
 
 def runs_over_cap(runs: int, max_runs: int) -> RequestValidationError:

@@ -1,9 +1,15 @@
 """A small job queue that keeps long computations off the request path.
 
 A fixed number of worker threads take jobs from per-client queues in turn (round robin), so one
-client asking for many results cannot make another wait behind all of them. The same computation
-asked for twice while it is still queued or running is one job. A job that fails (bad input found
-late, or a bug) is marked failed with its message; the workers and the other jobs carry on.
+client asking for many results cannot make another wait behind all of them. Jobs are small (at
+most ``limits.SMALL_JOB_RUNS`` timelines) or big: a worker always takes a waiting small job
+first, and big jobs may occupy all workers but one, so a small request is never stuck behind big
+ones (with one worker, behind at most the one running). The queue is bounded: past
+``max_pending`` waiting jobs, ``submit`` raises :class:`QueueFull` with a ``retry_after_s``
+estimate instead of letting requests pile up. The same computation asked for twice while it is
+still queued or running is one job. A job that fails (bad input found late, or a bug) is marked
+failed with its message; the workers and the other jobs carry on. ``close`` cancels the running
+jobs at their next progress report, so a server stops within a second or two.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from kremlinology.limits import MAX_PENDING_JOBS, SMALL_JOB_RUNS
 from kremlinology.scenario.errors import KremlinologyError
 
 log = logging.getLogger(__name__)
@@ -29,7 +36,15 @@ FAILED = "failed"
 
 
 class QueueFull(Exception):
-    """Too many jobs are waiting; the client should try again later."""
+    """Too many jobs are waiting; the client should try again in ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class JobCancelled(Exception):
+    """The server is shutting down: the job stops at its next progress report."""
 
 
 @dataclass
@@ -52,6 +67,8 @@ class Job:
     result: Any = None
     future: Future[Any] = field(default_factory=Future)
     meta: dict[str, Any] = field(default_factory=dict)
+    small: bool = True
+    cancelled: bool = False
     _stage_weight: tuple[float, float] = (0.0, 0.0)
     _stage_started: float = 0.0
     _stage_estimate: float | None = None
@@ -68,7 +85,12 @@ class Job:
         self._stage_share = None
 
     def report(self, done: int, total: int) -> None:
-        """Report measured progress within the current stage (``done`` of ``total`` units)."""
+        """Report measured progress within the current stage (``done`` of ``total`` units).
+
+        Raises JobCancelled once the job is cancelled: the computation ends here.
+        """
+        if self.cancelled:
+            raise JobCancelled("the server is shutting down")
         if total > 0:
             self._stage_share = max(0.0, min(1.0, done / total))
 
@@ -99,22 +121,59 @@ class Job:
         return end - (self.started if self.started is not None else self.created)
 
 
-class JobQueue:
-    """Worker threads serving per-client FIFO queues in round robin."""
+class _Lane:
+    """Per-client FIFO queues served in round robin (a client goes to the back once served)."""
 
-    def __init__(self, workers: int = 2, max_pending: int = 64, keep: int = 200) -> None:
+    def __init__(self) -> None:
+        self.queues: OrderedDict[str, deque[Job]] = OrderedDict()
+
+    def push(self, job: Job) -> None:
+        self.queues.setdefault(job.client, deque()).append(job)
+
+    def pop(self) -> Job | None:
+        for client, queue in self.queues.items():
+            job = queue.popleft()
+            del self.queues[client]
+            if queue:
+                self.queues[client] = queue  # back of the rotation
+            return job
+        return None
+
+    def order(self) -> list[Job]:
+        """The jobs in the order they will be served."""
+        queues = [list(q) for q in self.queues.values()]
+        depth = max((len(q) for q in queues), default=0)
+        return [q[level] for level in range(depth) for q in queues if level < len(q)]
+
+    def drain(self) -> list[Job]:
+        jobs = [job for queue in self.queues.values() for job in queue]
+        self.queues.clear()
+        return jobs
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+
+class JobQueue:
+    """Worker threads serving small jobs first, each kind in round robin between clients."""
+
+    def __init__(
+        self, workers: int = 2, max_pending: int = MAX_PENDING_JOBS, keep: int = 200
+    ) -> None:
         if workers < 1 or max_pending < 1:
             raise ValueError("workers and max_pending must be at least 1")
         self.max_pending = max_pending
         self._keep = keep
         self._lock = threading.Condition()
-        self._queues: OrderedDict[str, deque[Job]] = OrderedDict()
+        self._small, self._big = _Lane(), _Lane()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._active: dict[str, Job] = {}  # key -> queued or running job
+        self._running: dict[str, Job] = {}  # id -> running job
         self._workers = workers
         self._closed = True
         self._generation = 0
         self._threads: list[threading.Thread] = []
+        self._took: deque[float] = deque(maxlen=20)  # seconds of the last jobs, for Retry-After
         self.open()
 
     def open(self) -> None:
@@ -144,8 +203,13 @@ class JobQueue:
         client: str = "anonymous",
         estimate_s: float | None = None,
         meta: dict[str, Any] | None = None,
+        runs: int = 0,
     ) -> Job:
-        """Queue ``work(job)``, or return the queued or running job with the same key."""
+        """Queue ``work(job)``, or return the queued or running job with the same key.
+
+        ``runs`` (timelines) sizes the job: at most SMALL_JOB_RUNS is small. Raises QueueFull
+        when ``max_pending`` jobs are waiting already.
+        """
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job queue is closed")
@@ -154,15 +218,23 @@ class JobQueue:
                 return existing
             if self.pending() >= self.max_pending:
                 raise QueueFull(
-                    f"the server is busy: {self.pending()} jobs are waiting; try again in a minute"
+                    f"the server is busy: {self.pending()} jobs are waiting; try again later",
+                    self._retry_after(),
                 )
             job = Job(key, kind, client, work, estimate_s, meta=dict(meta or {}))
-            self._queues.setdefault(client, deque()).append(job)
+            job.small = runs <= SMALL_JOB_RUNS
+            (self._small if job.small else self._big).push(job)
             self._active[key] = job
             self._jobs[job.id] = job
             self._forget_old()
-            self._lock.notify()
+            self._lock.notify_all()
             return job
+
+    def _retry_after(self) -> int:
+        """Seconds until a place in the queue is likely free (1 to 600)."""
+        typical = sorted(self._took)[len(self._took) // 2] if self._took else 10.0
+        waiting = self.pending() / self._workers + 1
+        return max(1, min(600, round(typical * waiting)))
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, or None when unknown or forgotten."""
@@ -171,26 +243,24 @@ class JobQueue:
 
     def pending(self) -> int:
         """Number of jobs waiting for a worker."""
-        return sum(len(q) for q in self._queues.values())
+        return len(self._small) + len(self._big)
 
     def position(self, job: Job) -> int:
         """How many queued jobs will start before this one (0 for a running or finished job)."""
         with self._lock:
             if job.state != QUEUED:
                 return 0
-            queues = [list(q) for q in self._queues.values()]
-            order: list[Job] = []
-            depth = max((len(q) for q in queues), default=0)
-            for level in range(depth):
-                order += [q[level] for q in queues if level < len(q)]
+            order = self._small.order() + self._big.order()
             return order.index(job) if job in order else 0
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop taking jobs; let running ones finish (up to ``timeout``), fail queued ones."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop taking jobs; fail the queued ones; cancel the running ones at their next progress
+        report and wait for them up to ``timeout`` seconds."""
         with self._lock:
             self._closed = True
-            waiting = [job for q in self._queues.values() for job in q]
-            self._queues.clear()
+            waiting = self._small.drain() + self._big.drain()
+            for job in self._running.values():
+                job.cancelled = True
             self._lock.notify_all()
         for job in waiting:
             self._finish(job, RuntimeError("the server is shutting down"))
@@ -199,12 +269,15 @@ class JobQueue:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _next(self, generation: int) -> Job | None:
+        """The next job for a worker: a small one first; a big one while another worker stays
+        free for small ones (or this is the only worker)."""
         while not self._closed and generation == self._generation:
-            for client, queue in self._queues.items():
-                job = queue.popleft()
-                del self._queues[client]
-                if queue:
-                    self._queues[client] = queue  # back of the rotation
+            job = self._small.pop()
+            if job is None and len(self._big):
+                busy_big = sum(1 for j in self._running.values() if not j.small)
+                if busy_big < max(1, self._workers - 1):
+                    job = self._big.pop()
+            if job is not None:
                 return job
             self._lock.wait()
         return None
@@ -217,6 +290,7 @@ class JobQueue:
                     return
                 job.state, job.started = RUNNING, time.monotonic()
                 job.set_stage("starting", 0.0, 0.0)
+                self._running[job.id] = job
             if not job.future.set_running_or_notify_cancel():
                 self._finish(job, RuntimeError("cancelled"))
                 continue
@@ -230,6 +304,9 @@ class JobQueue:
     def _finish(self, job: Job, error: BaseException | None, value: Any = None) -> None:
         with self._lock:
             job.finished = time.monotonic()
+            if self._running.pop(job.id, None) is not None:
+                self._took.append(job.elapsed_s)
+                self._lock.notify_all()  # a big job's end may free a worker for another
             if error is None:
                 job.state, job.stage, job.result = DONE, "done", value
             else:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kremlinology.engine.limits import MAX_SEED
+from kremlinology.limits import MAX_SEED
 from kremlinology.web.service import MAX_QUERY_CHARS
 
 
@@ -164,5 +164,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "bad input: the CLI's message"},
     404: {"model": ErrorOut, "description": "unknown scenario, job or file"},
     422: {"model": ErrorOut, "description": "a parameter of the wrong type or out of range"},
-    429: {"model": ErrorOut, "description": "too many jobs waiting"},
+    413: {"model": ErrorOut, "description": "the request body is too large"},
+    503: {"model": ErrorOut, "description": "too many jobs waiting (see Retry-After)"},
 }

@@ -30,9 +30,15 @@ class Pages:
         self.env.globals |= {"percent": views.percent, "version": __version__}
 
     def render(
-        self, template: str, request: HttpRequest, status_code: int = 200, **context: Any
+        self,
+        template: str,
+        request: HttpRequest,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
     ) -> HTMLResponse:
-        """The page ``template`` filled with ``context`` (and what every page shows)."""
+        """The page ``template`` filled with ``context`` (and what every page shows), with
+        ``headers`` added to the response."""
         config = self.explorer.settings
         body = self.env.get_template(template).render(
             path=request.url.path,
@@ -41,8 +47,8 @@ class Pages:
             default_runs=config.runs_page,
             **context,
         )
-        headers = {"Cache-Control": "no-store"} if context.get("job") else {}
-        return HTMLResponse(body, status_code=status_code, headers=headers)
+        extra = {"Cache-Control": "no-store"} if context.get("job") else {}
+        return HTMLResponse(body, status_code=status_code, headers=extra | (headers or {}))
 
 
 def factor_names(scenario: Scenario) -> dict[str, str]:

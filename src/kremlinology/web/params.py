@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from kremlinology.engine.limits import MAX_SEED
+from kremlinology.limits import MAX_SEED
 from kremlinology.scenario.schema import WhatIf
 from kremlinology.web.deps import SettingsDep
 from kremlinology.web.errors import runs_over_cap

@@ -21,8 +21,8 @@ from kremlinology import api
 from kremlinology.counterfactual.catalogue import resolve_query
 from kremlinology.counterfactual.replay import Replayer
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO
-from kremlinology.engine.limits import check_runs, check_seed
 from kremlinology.engine.simulate import outcome_kind
+from kremlinology.limits import MAX_PENDING_JOBS, check_runs, check_seed
 from kremlinology.months import format_month
 from kremlinology.narrate.chronicle import PICKS, chronicle
 from kremlinology.narrate.families import families
@@ -67,7 +67,7 @@ class Settings:
     default_runs: int = DEFAULT_RUNS  # the JSON API's default, as the CLI's
     page_runs: int = 5_000  # what the pages' forms offer first: an answer in seconds
     workers: int = 2
-    max_pending: int = 64
+    max_pending: int = MAX_PENDING_JOBS
     wait_s: float = 300.0
     max_families: int = 5
 
@@ -276,6 +276,7 @@ class Explorer:
             client,
             self._estimate(request),
             {"params": request.params()},
+            runs=request.runs,
         )
 
     def _estimate(self, request: Request) -> float | None:

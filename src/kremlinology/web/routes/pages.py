@@ -16,7 +16,7 @@ from kremlinology.scenario.errors import KremlinologyError
 from kremlinology.web import views
 from kremlinology.web.answers import job_status
 from kremlinology.web.deps import ClientDep, ExplorerDep, PagesDep
-from kremlinology.web.errors import status_of
+from kremlinology.web.errors import retry_headers, status_of
 from kremlinology.web.jobs import QueueFull
 from kremlinology.web.pages import Pages, factor_names, form_values, path_qs, whole
 from kremlinology.web.service import Explorer, Request, describe_scenario
@@ -74,12 +74,12 @@ def _start(
     template: str,
     context: dict[str, Any],
 ) -> Response:
-    """Start the job of ``wanted`` and show its progress (429 when the queue is full)."""
+    """Start the job of ``wanted`` and show its progress (503 when the queue is full)."""
     try:
         context["job"] = job_status(explorer, explorer.submit(wanted, client))
     except QueueFull as error:
         context["error"] = str(error)
-        return pages.render(template, request, 429, **context)
+        return pages.render(template, request, 503, headers=retry_headers(error), **context)
     return pages.render(template, request, **context)
 
 
