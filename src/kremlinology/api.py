@@ -62,8 +62,7 @@ def simulate(
     """
     loaded = _scenario(scenario)
     runs, seed = check_runs(runs), check_seed(seed)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError("chunk_size must be a whole number of at least 1")
+    limits.check_runs(chunk_size, limits.MAX_CHUNK_SIZE, "chunk_size")
     workers = limits.check_workers(workers)
     raw = run_timelines(
         loaded, runs, seed, plan, chunk_size, workers, use_posterior, keep_timelines, progress

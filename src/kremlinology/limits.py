@@ -22,6 +22,10 @@ cores (results never depend on the number of workers, so this only saves the mac
 MAX_RUNS = 100_000_000
 """Most timelines any computation may simulate (the engine's hard bound)."""
 
+MAX_CHUNK_SIZE = 262_144
+"""Most timelines simulated in one block (``chunk_size``): a block's state is held in memory at
+once, so this bounds memory whatever ``runs`` is (results never depend on the block size)."""
+
 CLI_MAX_RUNS = 5_000_000
 """Most timelines the CLI runs without ``--i-know`` (about a quarter of an hour on two cores)."""
 
