@@ -157,7 +157,6 @@ class Explorer:
         self.default_name = default.name
         self._paths[default.name] = settings.scenario
         self._scenarios[default.name] = default
-        threading.Thread(target=_warm_up, name="kremlinology-warm-up", daemon=True).start()
 
     def close(self) -> None:
         self.jobs.close()
@@ -415,19 +414,6 @@ class Explorer:
         for i, outcome in enumerate(scenario.outcomes):
             kinds[outcome.id] = "mean" if outcome_kind(scenario, i) == "number" else "probability"
         return kinds
-
-
-WARM_UP_MODULES = ("sklearn.cluster", "sklearn.metrics", "matplotlib.figure")
-"""Heavy libraries that chronicles and reports import on first use: imported while the server
-starts, so that the first requests do not queue behind an import lasting seconds."""
-
-
-def _warm_up() -> None:
-    for name in WARM_UP_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            return
 
 
 def _collect(folder: Path) -> dict[str, tuple[str, bytes]]:
