@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,11 @@ class World:
     first: np.ndarray  # (events, n) first fire month or -1
     option: np.ndarray  # (events, n)
     facts: np.ndarray  # (facts, n) bool
+    refused: dict[int, int] = field(default_factory=dict)
+    """Forced event -> timelines where it could not fire because an actor was out of play."""
+    in_play_at: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    """(month, actor) -> whether the actor was in play at the start of that month (before the
+    plan's sets), for the actors whose attributes the plan sets then."""
 
 
 @dataclass
@@ -69,16 +74,28 @@ class TwinRun:
 class _DigestRecorder(Recorder):
     """A Recorder that also keeps a fingerprint of each timeline's state at every month start."""
 
-    def __init__(self, program: VectorProgram, block: Block, weights: np.ndarray, start: int):
+    def __init__(
+        self,
+        program: VectorProgram,
+        block: Block,
+        weights: np.ndarray,
+        start: int,
+        plan: Plan = NO_PLAN,
+    ):
         super().__init__(program, block.records)
         months = program.scenario.end + 2 - start
         self.start = start
         self.weights = weights
         self.digests = np.zeros((months, block.world.size), dtype=np.uint64)
+        self.watch = _watched_actors(program, plan)
+        self.in_play_at: dict[tuple[int, str], np.ndarray] = {}
 
     def month_start(self, world: WorldState) -> None:
         super().month_start(world)
         self.digests[world.month - self.start] = self._current(world)
+        for actor, closure in self.watch.get(world.month, ()):
+            value = np.broadcast_to(closure(world), (world.size,)).copy()
+            self.in_play_at[(world.month, actor)] = value
 
     def finish(self, world: WorldState) -> None:
         super().finish(world)
@@ -90,6 +107,18 @@ class _DigestRecorder(Recorder):
             world.fingerprint = fingerprint(world, self.weights)
             world.fingerprint_weights = self.weights
         return world.fingerprint.copy()
+
+
+def _watched_actors(program: VectorProgram, plan: Plan) -> dict[int, list[tuple[str, Any]]]:
+    """Month -> (actor, in-play closure) for each actor whose attributes the plan sets then."""
+    scenario = program.scenario
+    watch: dict[int, list[tuple[str, Any]]] = {}
+    for month, items in plan.sets.items():
+        actors = {scenario.slots[slot].name.split(".")[0] for slot, _expr in items}
+        watch[month] = [
+            (a, program.compile(scenario.in_play[a])) for a in sorted(actors) if a in scenario.in_play
+        ]
+    return watch
 
 
 def fingerprint(world: WorldState, weights: np.ndarray) -> np.ndarray:
@@ -112,14 +141,19 @@ def _finish_world(
     block: Block, plan: Plan, divergence: int, weights: np.ndarray, keep_events: bool
 ) -> tuple[World, np.ndarray]:
     program = block.program
-    recorder = _DigestRecorder(program, block, weights, divergence)
+    recorder = _DigestRecorder(program, block, weights, divergence, plan)
     program.advance(block.world, plan, block.seed, program.scenario.end, recorder)
     recorder.finish(block.world)
     world = block.world
     first = world.first if keep_events else world.first[:, :0]
     option = world.option if keep_events else world.option[:, :0]
     return World(
-        block.records.outcomes, first, option, block.records.facts_hold()
+        block.records.outcomes,
+        first,
+        option,
+        block.records.facts_hold(),
+        recorder.refusals,
+        recorder.in_play_at,
     ), recorder.digests
 
 
@@ -274,11 +308,11 @@ def _history(program: VectorProgram, seed: int, first: int, count: int, divergen
 
 
 def status_slots(scenario: Scenario) -> dict[str, int]:
-    """Slots that say whether an actor is still in play (alive, free)."""
+    """Slots that say whether an actor is still in play (alive, free, exists)."""
     return {
         name: index
         for name, index in scenario.slot_index.items()
-        if name.count(".") == 1 and name.split(".")[1] in ("alive", "free")
+        if name.count(".") == 1 and name.split(".")[1] in ("alive", "free", "exists")
     }
 
 
@@ -319,9 +353,16 @@ def _twin_block(
 
 
 def _concat_worlds(worlds: list[World]) -> World:
+    refused: dict[int, int] = {}
+    for world in worlds:
+        for event, count in world.refused.items():
+            refused[event] = refused.get(event, 0) + count
+    keys = worlds[0].in_play_at.keys() if worlds else ()
     return World(
         *(
             np.concatenate([getattr(w, f) for w in worlds], axis=1)
             for f in ("outcomes", "first", "option", "facts")
-        )
+        ),
+        refused,
+        {key: np.concatenate([w.in_play_at[key] for w in worlds]) for key in keys},
     )

@@ -62,6 +62,9 @@ class Fired:
     event: int
     timelines: np.ndarray
     options: np.ndarray
+    holders: np.ndarray | None = None
+    """(offices, timelines) codes of each office's holder when the event fired (before its
+    effects), offices in ``Scenario.offices`` order."""
 
 
 class Recorder:
@@ -74,6 +77,9 @@ class Recorder:
         self.log: list[Fired] | None = [] if log else None
         self.schedule = _schedule(scenario)
         self.closures = program.probe_closures()
+        self.offices = list(scenario.offices.values())
+        self.refusals: dict[int, int] = {}
+        """Forced event -> timelines where it could not fire because an actor was out of play."""
 
     def month_start(self, world: WorldState) -> None:
         for kind, index in self.schedule.get(world.month, ()):
@@ -96,8 +102,17 @@ class Recorder:
     def fired(self, world: WorldState, event: int, mask: np.ndarray) -> None:
         if self.log is not None:
             self.log.append(
-                Fired(world.month, event, world.timelines[mask], world.option[event][mask].copy())
+                Fired(
+                    world.month,
+                    event,
+                    world.timelines[mask],
+                    world.option[event][mask].copy(),
+                    world.values[self.offices][:, mask].copy(),
+                )
             )
+
+    def refused(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        self.refusals[event] = self.refusals.get(event, 0) + int(mask.sum())
 
 
 def _schedule(scenario: Scenario) -> dict[int, list[tuple[str, int]]]:

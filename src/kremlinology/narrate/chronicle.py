@@ -39,6 +39,8 @@ class Firing:
     month: int
     event: int
     option: int | None
+    holders: tuple[int, ...] = ()
+    """Codes of each office's holder when it fired (``Scenario.offices`` order)."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,16 @@ def _program(scenario: Scenario) -> VectorProgram:
 
 
 def _firings(log: list[Fired]) -> list[Firing]:
-    return [Firing(r.month, r.event, int(r.options[0])) for r in log if r.timelines.size]
+    return [
+        Firing(
+            r.month,
+            r.event,
+            int(r.options[0]),
+            () if r.holders is None else tuple(int(c) for c in r.holders[:, 0]),
+        )
+        for r in log
+        if r.timelines.size
+    ]
 
 
 def _check(
@@ -219,17 +230,24 @@ def entries(
                 format_month(firing.month),
                 event.id,
                 event.options[option].id if option is not None else None,
-                narrator.sentence(event, firing.month, option),
+                narrator.sentence(event, firing.month, option, holders(scenario, firing.holders)),
                 (firing.month, firing.event, firing.option) not in others,
             )
         )
     return found
 
 
+def holders(scenario: Scenario, codes: tuple[int, ...]) -> dict[str, str]:
+    """Office -> id of its holder, from the codes a firing recorded."""
+    domain = scenario.actor_domain
+    return {office: domain[c] for office, c in zip(scenario.offices, codes, strict=False)}
+
+
 def _normalise(firings: list[Firing], result: WhatIfResult) -> list[Firing]:
     events = result.scenario.events
     return [
-        Firing(f.month, f.event, f.option if events[f.event].options else None) for f in firings
+        Firing(f.month, f.event, f.option if events[f.event].options else None, f.holders)
+        for f in firings
     ]
 
 
