@@ -505,3 +505,85 @@ def _walk(node):  # type: ignore[no-untyped-def]
     from kremlinology.scenario.expressions import walk
 
     return walk(node)
+
+
+# -- interventions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("do(famine @ 2000-06) + block(famine)", "cannot be both forced and blocked at 2000-06"),
+        ("block(famine @ 2000-05) + do(famine @ 2000-06)", "forced and blocked"),
+        (
+            "choose(discovered, crushed) + choose(discovered, escaped)",
+            "cannot take both 'crushed' and 'escaped'",
+        ),
+        ("set(unrest = 1 @ 2000-03) + set(unrest = 2 @ 2000-03)", "cannot take two values"),
+        ("no_plot + do(plot @ 2000-04)", "'plot' cannot be both forced and blocked"),
+    ],
+)
+def test_contradictory_interventions_are_refused(testbed: Scenario, query: str, why: str) -> None:
+    from kremlinology.counterfactual.catalogue import resolve_query
+    from kremlinology.counterfactual.interventions import InterventionError
+
+    with pytest.raises(InterventionError, match="contradict each other") as caught:
+        resolve_query(query, testbed)
+    assert why in str(caught.value)
+
+
+def test_compatible_interventions_are_accepted(testbed: Scenario) -> None:
+    from kremlinology.counterfactual.catalogue import resolve_query
+
+    resolved = resolve_query("block(famine @ 2000-07) + do(famine @ 2000-06)", testbed)
+    assert [i.text() for i in resolved.interventions] == [
+        "block(famine @ 2000-07)",
+        "do(famine @ 2000-06)",
+    ]
+
+
+def test_catalogue_ids_combine_with_plus(testbed: Scenario) -> None:
+    from kremlinology.counterfactual.catalogue import QueryError, resolve_query
+
+    resolved = resolve_query("no_plot + early_famine_riot", testbed)
+    assert [i.text() for i in resolved.interventions] == [
+        "block(plot)",
+        "set(unrest = 5 @ 2000-03)",
+    ]
+    assert resolved.whatif is None
+    mixed = resolve_query("early_famine_riot + choose(discovered, escaped)", testbed)
+    assert [i.text() for i in mixed.interventions] == [
+        "set(unrest = 5 @ 2000-03)",
+        "choose(discovered, escaped)",
+    ]
+    with pytest.raises(QueryError, match="'no_plott' is neither a what-if id nor an intervention"):
+        resolve_query("no_plott + early_famine_riot", testbed)
+
+
+def test_forced_events_out_of_play_are_counted_in_the_admissibility_report(
+    tmp_path: Path,
+) -> None:
+    from kremlinology.counterfactual.query import run_whatif
+
+    scenario = load(tmp_path, IN_PLAY)
+    result = run_whatif(scenario, "do(boyar_forced @ 2000-04)", 600, 3, condition=False)
+    entry = result.admissibility[0]
+    arrested = 1 - result.twin.status["boyar.free"].mean()
+    assert entry["not_fired_out_of_play"] == round(arrested * result.twin.kept)
+    assert 0.4 < entry["not_fired_out_of_play_share"] < 0.6
+    fired = result.twin.whatif.first[scenario.event_index["boyar_forced"]] >= 0
+    assert fired.mean() == pytest.approx(1 - arrested)
+
+
+def test_a_set_on_an_actor_out_of_play_everywhere_is_reported_inert(tmp_path: Path) -> None:
+    from kremlinology.counterfactual.query import run_whatif
+
+    always = IN_PLAY.replace('"0.5"\n    effects: {boyar.free', '"1"\n    effects: {boyar.free')
+    scenario = load(tmp_path, always)
+    inert = run_whatif(scenario, "set(boyar.power = 1 @ 2000-05)", 200, 1, condition=False)
+    assert inert.admissibility[0]["inert"] is True
+    assert inert.admissibility[0]["why"] == "boyar is out of play at 2000-05 in every timeline"
+    freed = run_whatif(scenario, "set(boyar.free = true @ 2000-05)", 200, 1, condition=False)
+    assert freed.admissibility[0]["inert"] is False
+    live = run_whatif(scenario, "set(tsar.power = 0.1 @ 2000-05)", 200, 1, condition=False)
+    assert live.admissibility[0]["inert"] is False
