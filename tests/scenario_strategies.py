@@ -6,7 +6,8 @@ attributes expressions read, two parameters, derived quantities, some generated 
 template over a group) and 1 to 6 random events with random windows, conditions, hazards or
 triggers (acyclic, delay 0 to 2, in either direction so delay-0 reordering happens), once or
 repeating, random actors (the office among them), options with random weights (negative ones too)
-and random effects, plus a templated event per member of the group. One variable is unbounded and starts huge, and 1e300 is among the
+and random effects, plus a templated event per member of the group. One variable is unbounded
+and starts huge, and 1e300 is among the
 constants, so infinities and NaN arise and both engines must treat them alike.
 """
 

@@ -366,7 +366,8 @@ def test_the_holder_of_an_office_is_named_at_that_month(tmp_path: Path) -> None:
     scenario = load(
         tmp_path,
         OFFICE_EVENTS.replace(
-            "    actors: [ruler]\n", '    actors: [ruler]\n    narrate: "{ruler} purged; {actors}."\n'
+            "    actors: [ruler]\n",
+            '    actors: [ruler]\n    narrate: "{ruler} purged; {actors}."\n',
         ),
     )
     narrator = Narrator(scenario)

@@ -133,7 +133,9 @@ class _Auditor:
         key = (event.index, -1 if option is None else option, codes)
         found = self.cache.get(key)
         if found is None:
-            holders = {office: self.domain[c] for office, c in zip(self.office_row, codes, strict=True)}
+            holders = {
+                office: self.domain[c] for office, c in zip(self.office_row, codes, strict=True)
+            }
             text = self.sentence(event, firing.month, option, holders)
             found = (text, self.names.named(text))
             self.cache[key] = found
@@ -175,9 +177,7 @@ class _Auditor:
         ]
 
 
-def audit(
-    scenario: Scenario, worlds: AuditedWorlds, sentence: Sentence, query: str
-) -> AuditReport:
+def audit(scenario: Scenario, worlds: AuditedWorlds, sentence: Sentence, query: str) -> AuditReport:
     """Count the firings and sentences of ``worlds`` that break the rules of a coherent world."""
     auditor = _Auditor(scenario, worlds, sentence)
     report = AuditReport(query, worlds.runs, worlds.seed, worlds.kept)
@@ -188,9 +188,7 @@ def audit(
     return report
 
 
-def _audit_firing(
-    auditor: _Auditor, report: AuditReport, world: str, firing: StatusFiring
-) -> None:
+def _audit_firing(auditor: _Auditor, report: AuditReport, world: str, firing: StatusFiring) -> None:
     event = auditor.scenario.events[firing.event]
     bad, who = auditor.out_of_play(firing, event)
     report.firings_out_of_play += int(bad.sum())

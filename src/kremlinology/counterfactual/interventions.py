@@ -128,15 +128,27 @@ def check_consistent(items: list[Intervention]) -> None:
 
 
 def _contradiction(a: Intervention, b: Intervention) -> str | None:
-    if isinstance(a, Do) and isinstance(b, Block) and a.event == b.event:
-        if b.month is None or b.month <= a.month:
-            return f"'{a.event}' cannot be both forced and blocked at {format_month(a.month)}"
-    if isinstance(a, Choose) and isinstance(b, Choose) and a.event == b.event:
-        if a.option != b.option:
-            return f"'{a.event}' cannot take both '{a.option}' and '{b.option}'"
-    if isinstance(a, SetValue) and isinstance(b, SetValue) and a.target == b.target:
-        if a.month == b.month and a.value.strip() != b.value.strip():
-            return f"'{a.target}' cannot take two values at {format_month(a.month)}"
+    if (
+        isinstance(a, Do)
+        and isinstance(b, Block)
+        and a.event == b.event
+        and (b.month is None or b.month <= a.month)
+    ):
+        return f"'{a.event}' cannot be both forced and blocked at {format_month(a.month)}"
+    if (
+        isinstance(a, Choose)
+        and isinstance(b, Choose)
+        and a.event == b.event
+        and a.option != b.option
+    ):
+        return f"'{a.event}' cannot take both '{a.option}' and '{b.option}'"
+    if (
+        isinstance(a, SetValue)
+        and isinstance(b, SetValue)
+        and (a.target, a.month) == (b.target, b.month)
+        and a.value.strip() != b.value.strip()
+    ):
+        return f"'{a.target}' cannot take two values at {format_month(a.month)}"
     return None
 
 

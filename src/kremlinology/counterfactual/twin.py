@@ -116,7 +116,9 @@ def _watched_actors(program: VectorProgram, plan: Plan) -> dict[int, list[tuple[
     for month, items in plan.sets.items():
         actors = {scenario.slots[slot].name.split(".")[0] for slot, _expr in items}
         watch[month] = [
-            (a, program.compile(scenario.in_play[a])) for a in sorted(actors) if a in scenario.in_play
+            (a, program.compile(scenario.in_play[a]))
+            for a in sorted(actors)
+            if a in scenario.in_play
         ]
     return watch
 
@@ -358,11 +360,15 @@ def _concat_worlds(worlds: list[World]) -> World:
         for event, count in world.refused.items():
             refused[event] = refused.get(event, 0) + count
     keys = worlds[0].in_play_at.keys() if worlds else ()
+    arrays = [
+        np.concatenate([getattr(w, f) for w in worlds], axis=1)
+        for f in ("outcomes", "first", "option", "facts")
+    ]
     return World(
-        *(
-            np.concatenate([getattr(w, f) for w in worlds], axis=1)
-            for f in ("outcomes", "first", "option", "facts")
-        ),
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        arrays[3],
         refused,
         {key: np.concatenate([w.in_play_at[key] for w in worlds]) for key in keys},
     )

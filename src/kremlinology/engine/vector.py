@@ -213,8 +213,8 @@ class DerivedValues:
             cache = getattr(w, "cache", None)
             if cache is None:
                 if w.stamps is None:  # an unstamped state: keep values for this call only
-                    w = RowView(cast(WorldState, w), None)
-                elif self._fresh(k, cast(WorldState, w)):
+                    w = RowView(w, None)  # type: ignore[arg-type]
+                elif self._fresh(k, w):  # type: ignore[arg-type]
                     return self.memo[k][2]  # type: ignore[return-value]
             elif k in cache:
                 return cache[k]  # type: ignore[no-any-return]
@@ -378,7 +378,8 @@ class Observer(Protocol):
         is drawn (``world.option`` holds it) and before its effects apply."""
 
     def refused(self, world: WorldState, event: int, mask: np.ndarray) -> None:
-        """Called when a forced event cannot fire where ``mask`` is true: an actor is out of play."""
+        """Called when a forced event cannot fire where ``mask`` is true (an actor is out of
+        play)."""
 
 
 class _CompiledEffects:
@@ -487,7 +488,8 @@ class VectorProgram:
     ) -> None:
         """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop+1``."""
         set_closures = {
-            m: [(slot, self.compile(expr)) for slot, expr in items] for m, items in plan.sets.items()
+            m: [(slot, self.compile(expr)) for slot, expr in items]
+            for m, items in plan.sets.items()
         }
         draws = _Draws(seed, self.scenario.start, world.timelines)
         world.touch(-1)
@@ -538,14 +540,15 @@ class VectorProgram:
         refused = once_ok & ~in_play & ~fires
         if observer is not None and refused.any():
             observer.refused(world, e, refused)
-        return fires | (once_ok & in_play)
+        forced: np.ndarray = fires | (once_ok & in_play)
+        return forced
 
     def _dense_step(
         self, world: WorldState, e: int, candidates: np.ndarray, draws: _Draws
     ) -> np.ndarray:
-        eligible = candidates & self.when[e](world)
+        eligible: np.ndarray = candidates & self.when[e](world)
         if eligible.any():
-            eligible = eligible & self.in_play[e](world)
+            eligible = eligible & _full(self.in_play[e](world), world.size)
         hazard = self.hazard[e]
         if hazard is None or not eligible.any():
             return eligible
@@ -558,7 +561,7 @@ class VectorProgram:
         view = RowView(world, rows)
         eligible = _full(self.when[e](view), rows.size)
         if eligible.any():
-            eligible = eligible & self.in_play[e](view)
+            eligible = eligible & _full(self.in_play[e](view), rows.size)
         hazard = self.hazard[e]
         if hazard is not None and eligible.any():
             eligible = eligible & (draws.get(world.month, e, 0)[rows] < hazard(view))

@@ -107,7 +107,9 @@ def gather_table(
         return f"no actor has an attribute '{attribute}'"
     if len(types) > 1:
         shown = " and ".join(sorted(type_name(t) for t in types))
-        return f"'{attribute}' is a {shown} for different actors; a holder's attribute needs one type"
+        return (
+            f"'{attribute}' is a {shown} for different actors; a holder's attribute needs one type"
+        )
     return tuple(-1 if f is None else f[0] for f in found), types.pop()
 
 
@@ -232,7 +234,8 @@ class _Builder:
                 if index is not None and self.slots[index].type != BOOL:
                     self.problem(
                         located.at("attributes", status),
-                        f"'{status}' says whether {located.item.id} is in play: it must be a boolean",
+                        f"'{status}' says whether {located.item.id} is in play: "
+                        "it must be a boolean",
                     )
 
     def check_groups(self) -> None:
@@ -277,9 +280,7 @@ class _Builder:
                 continue
             index = len(self.derived_table)
             needs = frozenset(
-                j
-                for part in _derived_refs(node)
-                for j in (part, *reads.get(part, frozenset()))
+                j for part in _derived_refs(node) for j in (part, *reads.get(part, frozenset()))
             )
             reads[index] = needs
             self.derived_table.append(node)
@@ -341,7 +342,9 @@ class _Builder:
                 )
             else:
                 self.problem(located.at("actors", i), f"unknown actor '{ref}'")
-        flat = [t for term in terms for t in (term.args if term.op == "and" else (term,))]
+        flat: list[Node] = []
+        for term in terms:
+            flat += [t for t in term.args if isinstance(t, Node)] if term.op == "and" else [term]
         return _conjunction([t for t in flat if t.op != "const"])
 
     def _attributes(self, located: Located, prefix: str, table: Any, keys: tuple) -> None:

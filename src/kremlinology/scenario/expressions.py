@@ -29,7 +29,7 @@ The operations (``Node.op``, its ``args`` and what every kernel must compute):
   ``values[slots[c]]`` where ``slots[c] >= 0``, else ``fill[c]`` (the holder lacks the attribute,
   or the office is vacant), with ``c = int(code)`` clipped to the domain. A boolean gather reads
   ``!= 0`` like a slot. ``secretariat.first_secretary.holder.hardline`` compiles to one;
-- ``derived (k,)``: the value of derived quantity ``k``, whose tree is ``Scenario.derived_table[k]``.
+- ``derived (k,)``: the value of derived quantity ``k`` (its tree: ``Scenario.derived_table[k]``).
   Derived quantities are compiled by reference, in dependency order (a tree only refers to lower
   indices), and each is evaluated at most once per state: kernels cache its value until a slot,
   an event record or the month changes (``Scenario.derived_deps[k]`` lists, in order, every

@@ -162,7 +162,9 @@ class _Expander:
             for key, value in node.items():
                 name = self._text(key, (*old, key), (*new, key), bindings, context, key=True)
                 if name in out:
-                    self._problem((*old, key), context, f"key '{name}' is generated twice", key=True)
+                    self._problem(
+                        (*old, key), context, f"key '{name}' is generated twice", key=True
+                    )
                     continue
                 child_old, child_new = (*old, key), (*new, name)
                 self._copy(child_old, child_new, context)
@@ -223,9 +225,7 @@ class _Expander:
             for combo in combos
         ]
 
-    def _spec(
-        self, spec: Any, bindings: dict[str, Any]
-    ) -> tuple[list[str], list[list[Any]], bool]:
+    def _spec(self, spec: Any, bindings: dict[str, Any]) -> tuple[list[str], list[list[Any]], bool]:
         if not isinstance(spec, dict) or not spec:
             raise _Refused(f"{KEY} must map variable names to a list or a group of actors")
         distinct = spec.get(DISTINCT, True)
@@ -332,7 +332,7 @@ def _field(name: str, value: Any, field: str, catalogue: Catalogue) -> str:
         node = node[part]
     if isinstance(node, dict) and "value" in node:
         node = node["value"]
-    if isinstance(node, dict) or isinstance(node, list):
+    if isinstance(node, dict | list):
         raise _Refused(f"{{{name}.{field}}}: '{field}' is a group of attributes, not one value")
     if isinstance(node, bool):
         return "true" if node else "false"
