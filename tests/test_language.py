@@ -588,3 +588,63 @@ def test_a_set_on_an_actor_out_of_play_everywhere_is_reported_inert(tmp_path: Pa
     assert freed.admissibility[0]["inert"] is False
     live = run_whatif(scenario, "set(tsar.power = 0.1 @ 2000-05)", 200, 1, condition=False)
     assert live.admissibility[0]["inert"] is False
+
+
+def test_a_nested_template_skips_the_enclosing_variables_values(tmp_path: Path) -> None:
+    scenario = load(
+        tmp_path,
+        """
+events:
+  - for_each: {winner: men}
+    id: "{winner}_purges"
+    label: purge
+    options:
+      - for_each: {rival: men}
+        id: "{rival}"
+        weight: "{rival}.power"
+""",
+    )
+    assert [[o.id for o in e.options] for e in scenario.events] == [
+        ["boyar", "monk"],
+        ["tsar", "monk"],
+        ["tsar", "boyar"],
+    ]
+
+
+def test_the_json_schema_accepts_templates_and_refuses_malformed_ones() -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    from kremlinology.scenario.schema import json_schema
+
+    schema = json_schema()
+    assert jsonschema_rs.meta.is_valid(schema)
+    validator = jsonschema_rs.validator_for(schema)
+    template = {"for_each": {"man": "men", "rival": ["tsar", 3]}, "id": "x_{man}", "label": "x"}
+    assert validator.is_valid({"events": [template]})
+    assert validator.is_valid({"groups": [{"id": "men", "members": ["tsar"]}]})
+    assert validator.is_valid({"attributes": [{"actor": "tsar", "attributes": {"rank": 1}}]})
+    option = {"for_each": {"man": "men"}, "id": "{man}"}
+    assert validator.is_valid({"events": [{"id": "e", "label": "e", "options": [option]}]})
+    assert validator.is_valid({"events": [{"id": "e", "label": "e", "actors": ["mvd.head"]}]})
+    assert not validator.is_valid({"events": [{"for_each": ["tsar"], "id": "x", "label": "x"}]})
+    assert not validator.is_valid({"events": [{"for_each": {"Man": "men"}, "id": "x"}]})
+    assert not validator.is_valid(
+        {"actors": [{"for_each": {"m": "men"}, "id": "x", "name": "x", "kind": "person"}]}
+    )
+
+
+def test_the_templated_thaw_files_validate_against_the_json_schema() -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    from ruamel.yaml import YAML
+
+    from conftest import REPO
+    from kremlinology.scenario.schema import json_schema
+
+    validator = jsonschema_rs.validator_for(json_schema())
+    folder = REPO / "src" / "kremlinology" / "scenarios" / "thaw"
+    yaml = YAML(typ="safe")
+    templated = 0
+    for path in sorted(folder.glob("*.yaml")):
+        document = yaml.load(path.read_text(encoding="utf-8"))
+        assert validator.is_valid(document), path.name
+        templated += str(document).count("'for_each'")
+    assert templated >= 5  # death hazards, up_, seat_, pbw_ and the plotters' attributes

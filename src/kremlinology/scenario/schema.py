@@ -214,14 +214,49 @@ class ContentFile(Strict):
     whatifs: list[WhatIf] = []
 
 
+TEMPLATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A for_each template: the item is copied once per combination of values, with "
+    "{var} and {var.field} substituted in every string (docs/scenario-format.md#templates)",
+    "required": ["for_each"],
+    "properties": {"for_each": {"$ref": "#/$defs/ForEach"}},
+}
+FOR_EACH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "variable name -> a group id or a list of values; distinct: false keeps "
+    "combinations that give two variables the same value",
+    "minProperties": 1,
+    "properties": {"distinct": {"type": "boolean"}},
+    "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "a group id"},
+            {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}},
+        ]
+    },
+}
+UNTEMPLATED = ("actors", "groups")
+"""Sections whose items cannot be templates (templates range over them)."""
+
+
 def json_schema() -> dict[str, Any]:
-    """Return one JSON Schema that accepts a manifest or a content file, for editors."""
+    """Return one JSON Schema that accepts a manifest or a content file, for editors.
+
+    Where the format allows a ``for_each`` template (an item of any section but actors and
+    groups, an event's option), the schema accepts either the item or a template.
+    """
     _, defs = models_json_schema(
         [(Manifest, "validation"), (ContentFile, "validation")], ref_template="#/$defs/{model}"
     )
+    defs = {**defs["$defs"], "Template": TEMPLATE_SCHEMA, "ForEach": FOR_EACH_SCHEMA}
+    for name, prop in defs["ContentFile"]["properties"].items():
+        if name not in UNTEMPLATED:
+            prop["items"] = {"anyOf": [prop["items"], {"$ref": "#/$defs/Template"}]}
+    options = defs["Event"]["properties"]["options"]
+    options["items"] = {"anyOf": [options["items"], {"$ref": "#/$defs/Template"}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Kremlinology scenario file",
         "oneOf": [{"$ref": "#/$defs/Manifest"}, {"$ref": "#/$defs/ContentFile"}],
-        **defs,
+        "$defs": defs,
     }

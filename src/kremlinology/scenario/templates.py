@@ -4,7 +4,8 @@ An item of any section except ``actors`` and ``groups`` (and an item of any list
 such as an event's ``options``) may carry ``for_each``: a mapping from variable names to a list
 of values or the id of a group of actors. The item is copied once per combination of values (the
 product of the lists, in order, the first variable varying slowest); combinations that give two
-variables the same value are skipped unless ``distinct: false`` is among the mapping's keys. In each
+variables the same value (or a variable the value of an enclosing template's variable) are skipped
+unless ``distinct: false`` is among the mapping's keys. In each
 copy, every string (values and mapping keys, at any depth) has ``{var}`` replaced by the value and
 ``{var.field}`` by a field of that actor: ``id``, ``name``, ``short`` (the ``short`` name the actor
 file gives, else the last word of the name), ``kind``, or an attribute's initial value
@@ -202,10 +203,11 @@ class _Expander:
         """Every binding of the template's variables (with the outer ones), and its context."""
         try:
             names, lists, distinct = self._spec(item[KEY], bindings)
+            outer = list(bindings.values())
             combos = [
                 dict(zip(names, values, strict=True))
                 for values in itertools.product(*lists)
-                if not distinct or len(set(values)) == len(values)
+                if not distinct or len(set(values) | set(outer)) == len(values) + len(set(outer))
             ]
             if self.generated + len(combos) > MAX_EXPANSION:
                 raise _Refused(
