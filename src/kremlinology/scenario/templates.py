@@ -13,7 +13,8 @@ file gives, else the last word of the name), ``kind``, or an attribute's initial
 chronicle templates.
 
 Nested templates see the variables of the templates around them and may not reuse their names.
-Expansion is bounded: one file may not grow by more than ``MAX_EXPANSION`` generated items.
+Expansion is bounded: one file may not grow by more than ``MAX_EXPANSION`` generated items, checked
+from the sizes of the lists before anything is copied.
 Every generated value keeps the position of its template's text, with a context naming the
 expansion (``events.yaml:40:12: in for_each actor=molotov: unknown name 'molotv.alive'``), and a
 column inside a substituted expression is mapped back onto the template's text.
@@ -23,10 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kremlinology import limits
 from kremlinology.scenario.errors import Position, Problem
 
 if TYPE_CHECKING:
@@ -38,8 +41,9 @@ Span = tuple[int, int, int, int]
 
 KEY = "for_each"
 DISTINCT = "distinct"
-MAX_EXPANSION = 10_000
-"""Most items the templates of one file may generate, nested expansions included."""
+MAX_EXPANSION = limits.MAX_EXPANDED_ITEMS
+"""Most items the templates of one file may generate, nested expansions included (the whole
+scenario is held to the same bound after expansion by the loader)."""
 MAX_VARIABLES = 4
 """Most variables one ``for_each`` may bind (pairs and triples of actors are enough)."""
 FIXED = ("actors", "groups")
@@ -203,6 +207,12 @@ class _Expander:
         """Every binding of the template's variables (with the outer ones), and its context."""
         try:
             names, lists, distinct = self._spec(item[KEY], bindings)
+            size = math.prod(len(values) for values in lists)
+            if self.generated + size > MAX_EXPANSION:  # refused before any copy is made
+                raise _Refused(
+                    f"{KEY} would generate more than {MAX_EXPANSION:,} items in this file "
+                    f"({size:,} here)"
+                )
             outer = list(bindings.values())
             combos = [
                 dict(zip(names, values, strict=True))
