@@ -20,6 +20,8 @@ from kremlinology.limits import MAX_MESSAGE_CHARS
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 EXAMPLES = int(os.environ.get("KREMLINOLOGY_FUZZ_EXAMPLES", "40"))
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     box = Sandbox(timeout_s=10.0, memory_mb=1024.0)
