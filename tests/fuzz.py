@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,9 @@ def one_job(examples: int, job_seed: int) -> dict[str, Any]:
     def check(spec: Any) -> None:
         outcome = check_spec(sandbox, spec, root)
         counts[outcome.kind] += 1
+        done = sum(counts[k] for k in ("ok", "refused", *BAD))
+        if done % 500 == 0:
+            print(f"job {job_seed}: {done:,} of {examples:,} ({dict(counts)})", file=sys.stderr)
         counts[f"stage {outcome.stage}"] += outcome.kind == "ok"
         if outcome.seconds > slowest[0] and outcome.kind != "hang":
             slowest[:] = [outcome.seconds, spec.label]
@@ -63,6 +67,7 @@ def one_job(examples: int, job_seed: int) -> dict[str, Any]:
         check()
     finally:
         sandbox.close()
+        shutil.rmtree(root, ignore_errors=True)
     return {"counts": dict(counts), "failures": failures, "slowest": slowest}
 
 

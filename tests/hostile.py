@@ -61,18 +61,18 @@ class FolderSpec:
         for entry in self.entries:
             path = folder / entry.name
             path.parent.mkdir(parents=True, exist_ok=True)
+            if os.path.lexists(path):
+                continue  # two entries of one name: the first one stands
             if entry.kind == "text":
                 path.write_text(str(entry.payload), encoding="utf-8")
             elif entry.kind == "bytes":
                 path.write_bytes(bytes(entry.payload))  # type: ignore[arg-type]
             elif entry.kind == "symlink":
-                if not os.path.lexists(path):
-                    path.symlink_to(str(entry.payload))
+                path.symlink_to(str(entry.payload))
             elif entry.kind == "fifo":
-                if not os.path.lexists(path):
-                    os.mkfifo(path)
+                os.mkfifo(path)
             elif entry.kind == "folder":
-                path.mkdir(exist_ok=True)
+                path.mkdir()
             elif entry.kind == "sparse":
                 with open(path, "wb") as handle:
                     handle.truncate(int(entry.payload))

@@ -20,9 +20,6 @@ from kremlinology.limits import MAX_MESSAGE_CHARS
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 EXAMPLES = int(os.environ.get("KREMLINOLOGY_FUZZ_EXAMPLES", "40"))
-CHAINS = pytest.mark.xfail(
-    strict=True, reason="long and doubling derived chains crash or hang run: issue 9's to fix"
-)
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +64,8 @@ def test_hostile_scenarios_are_loaded_or_refused(
         "numbers",
         "d names",
         "nesting",
-        pytest.param("chain1200", marks=CHAINS),
-        pytest.param("doubling60", marks=CHAINS),
+        "chain1200",
+        "doubling60",
     ],
 )
 def test_each_hostile_case_in_the_sandbox(sandbox: Sandbox, root: Path, label: str) -> None:

@@ -314,3 +314,20 @@ def test_dates_and_d_categories_still_compile(tmp_path: Path) -> None:
     )
     loaded = load_scenario(scenario(tmp_path, {"world.yaml": text}))
     assert [o.id for o in loaded.outcomes] == ["o", "p"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "huge"])
+def test_a_hostile_ledger_file_is_refused(tmp_path: Path, kind: str) -> None:
+    from kremlinology.analysis.fidelity import read_facts
+
+    ledger = tmp_path / "facts.csv"
+    if kind == "fifo":
+        os.mkfifo(ledger)
+    elif kind == "zero":
+        ledger.symlink_to("/dev/zero")
+    else:
+        with open(ledger, "wb") as handle:
+            handle.truncate(limits.MAX_CSV_BYTES + 1)
+    testbed = load_scenario(Path(__file__).parent.parent / "src/kremlinology/scenarios/testbed")
+    with pytest.raises(ScenarioError):
+        within(10, lambda: read_facts(ledger, testbed))

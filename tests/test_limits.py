@@ -89,3 +89,10 @@ def test_number_problems(value: float, problem: str) -> None:
 def test_ordinary_numbers_pass() -> None:
     for value in (0, 1, -1.5, 1e300, 10**300, True, "text", None):
         assert limits.number_problem(value) is None
+
+
+def test_the_block_size_is_bounded(testbed: Scenario) -> None:
+    with pytest.raises(ValueError, match="chunk_size must be between 1 and 262,144"):
+        k.simulate(testbed, runs=10, chunk_size=10**9)
+    with pytest.raises(ValueError, match="chunk_size must be between 1 and 262,144, not 0"):
+        k.simulate(testbed, runs=10, chunk_size=0)

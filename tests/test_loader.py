@@ -170,7 +170,8 @@ CASES = {
     "unknown section": (
         "evnts:\n  - id: e1\n",
         [
-            "14:1: unknown section 'evnts' (actors, variables, parameters, derived, events, "
+            "14:1: unknown section 'evnts' (actors, groups, attributes, variables, parameters, "
+            "derived, events, "
             "outcomes, facts, whatifs)"
         ],
     ),

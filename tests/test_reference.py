@@ -17,7 +17,7 @@ from kremlinology.engine.reference import (
     run_timeline,
     start_timeline,
 )
-from kremlinology.engine.simulate import Block, start_block
+from kremlinology.engine.simulate import Block, Recorder, start_block
 from kremlinology.engine.state import NO_PLAN, Plan
 from kremlinology.engine.vector import VectorProgram
 from kremlinology.scenario.loader import load_scenario
@@ -31,12 +31,17 @@ def assert_states_equal(
     plan: Plan,
     block: Block,
     logs: list[list[LogEntry]] | None = None,
-) -> None:
-    """Each timeline of an advanced block ends in exactly the reference's state (and log)."""
+) -> dict[int, int]:
+    """Each timeline of an advanced block ends in exactly the reference's state (and log);
+    return how often the reference refused a forced event (by event index)."""
     world = block.world
+    refused: dict[int, int] = {}
     for k, index in enumerate(world.timelines):
         t = start_timeline(scenario, seed, int(index))
         log = run_timeline(scenario, seed, t, plan)
+        for _month, event in t.refused:
+            e = scenario.event_index[event]
+            refused[e] = refused.get(e, 0) + 1
         if logs is not None:
             assert log == logs[k], f"timeline {index}"
         assert t.month == world.month
@@ -45,13 +50,20 @@ def assert_states_equal(
         assert t.first == world.first[:, k].tolist()
         assert t.count == world.count[:, k].tolist()
         assert t.option == world.option[:, k].tolist()
+    return refused
 
 
 def check_equal(scenario: Scenario, seed: int, runs: int, plan: Plan = NO_PLAN) -> None:
-    """Logs and final states of the vector kernel equal the reference's, timeline by timeline."""
-    block = start_block(VectorProgram(scenario), seed, 0, runs)
-    block.advance(plan)
-    assert_states_equal(scenario, seed, plan, block, vector_logs(scenario, seed, runs, plan))
+    """Logs, final states and refused forced firings (actors out of play) of the vector kernel
+    equal the reference's, timeline by timeline."""
+    program = VectorProgram(scenario)
+    block = start_block(program, seed, 0, runs)
+    recorder = Recorder(program, block.records)
+    program.advance(block.world, plan, seed, scenario.end, recorder)
+    refused = assert_states_equal(
+        scenario, seed, plan, block, vector_logs(scenario, seed, runs, plan)
+    )
+    assert recorder.refusals == refused
 
 
 def test_testbed_logs_equal(testbed: Scenario) -> None:

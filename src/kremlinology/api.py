@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from kremlinology import limits
+from kremlinology.analysis.audit import AuditReport
+from kremlinology.analysis.audit import audit as count_incoherences
 from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.analysis.fidelity import read_facts
 from kremlinology.analysis.outcomes import SimulationResult
+from kremlinology.counterfactual.audit import baseline_worlds, whatif_worlds
+from kremlinology.counterfactual.catalogue import resolve_query
 from kremlinology.counterfactual.claims import ClaimResult, test_claim
+from kremlinology.counterfactual.interventions import divergence_month, to_plan
 from kremlinology.counterfactual.query import WhatIfResult, run_whatif
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
 from kremlinology.engine.simulate import DEFAULT_CHUNK, run_timelines
@@ -20,6 +25,7 @@ from kremlinology.limits import check_runs, check_seed
 from kremlinology.narrate.chronicle import Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell
 from kremlinology.narrate.report import write_report
+from kremlinology.narrate.templates import Narrator
 from kremlinology.narrate.verdicts import claim_verdict, whatif_html, whatif_verdict
 from kremlinology.scenario.loader import load_scenario as _load
 from kremlinology.scenario.model import Scenario
@@ -94,8 +100,7 @@ def simulate(
     """
     loaded = _scenario(scenario)
     runs, seed = check_runs(runs), check_seed(seed)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError("chunk_size must be a whole number of at least 1")
+    limits.check_runs(chunk_size, limits.MAX_CHUNK_SIZE, "chunk_size")
     workers = limits.check_workers(workers)
     raw = run_timelines(
         loaded, runs, seed, plan, chunk_size, workers, use_posterior, keep_timelines, progress
@@ -211,3 +216,32 @@ def report(
     The folder appears whole or not at all; an earlier report there is replaced. Returns it.
     """
     return write_report(_answer(query, scenario, runs, seed, condition), Path(out_dir))
+
+
+AUDIT_RUNS = 1_000
+
+
+def audit(
+    query: str | None,
+    scenario: Scenario | str | Path = "thaw",
+    runs: int = AUDIT_RUNS,
+    seed: int = 1,
+    *,
+    condition: bool = True,
+) -> AuditReport:
+    """Audit the coherence of a what-if's worlds (or of the baseline, with ``query`` None).
+
+    Counts firings with an actor out of play, chronicle sentences naming someone absent, and forced
+    firings at or after the end of an event's window (see ``analysis.audit``); ``report.clean`` is
+    true when every count is zero.
+    """
+    loaded = _scenario(scenario)
+    runs, seed = check_runs(runs), check_seed(seed)
+    if query is None:
+        worlds = baseline_worlds(loaded, runs, seed)
+    else:
+        resolved = resolve_query(query, loaded)
+        plan = to_plan(resolved.interventions, loaded)
+        divergence = divergence_month(resolved.interventions, loaded)
+        worlds = whatif_worlds(loaded, plan, divergence, runs, seed, condition)
+    return count_incoherences(loaded, worlds, Narrator(loaded).sentence, query or "baseline")

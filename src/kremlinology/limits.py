@@ -25,6 +25,10 @@ MAX_RUNS = 100_000_000
 MAX_SEED = 2**63 - 1
 """Seeds are the first 63-bit word of the Philox key (see ``engine.rng``)."""
 
+MAX_CHUNK_SIZE = 262_144
+"""Most timelines simulated in one block (``chunk_size``): a block's state is held in memory at
+once, so this bounds memory whatever ``runs`` is (results never depend on the block size)."""
+
 CLI_MAX_RUNS = 5_000_000
 """Most timelines the CLI runs without ``--i-know`` (about a quarter of an hour on two cores)."""
 

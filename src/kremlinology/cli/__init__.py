@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from kremlinology.cli import baseline, calibrate, scenarios, stories, web, whatif
+from kremlinology.cli import audit, baseline, calibrate, scenarios, stories, web, whatif
 from kremlinology.processes import Terminated, stop_on_sigterm
 
 HELP = "Kremlinology: counterfactual history of the Soviet leadership, 1953-1964."
@@ -29,6 +29,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("whatif", whatif.whatif_command),
     ("whatifs", scenarios.whatifs_command),
     ("claim", whatif.claim_command),
+    ("audit", audit.audit_command),
     ("history", baseline.history_command),
     ("calibrate", calibrate.calibrate_command),
     ("chronicle", stories.chronicle_command),

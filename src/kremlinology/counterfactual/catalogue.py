@@ -15,8 +15,10 @@ from rapidfuzz import fuzz
 from kremlinology.counterfactual.interventions import (
     Intervention,
     InterventionError,
+    check_consistent,
     looks_like_intervention,
     parse_interventions,
+    split_top_level,
 )
 from kremlinology.scenario.model import Scenario
 from kremlinology.scenario.schema import WhatIf
@@ -110,13 +112,20 @@ def rank(query: str, scenario: Scenario) -> list[tuple[float, WhatIf]]:
 
 
 def resolve_query(query: str, scenario: Scenario) -> ResolvedQuery:
-    """Resolve a query; raise InterventionError (bad language) or QueryError (no good match)."""
+    """Resolve a query; raise InterventionError (bad language) or QueryError (no good match).
+
+    A query is an intervention, a catalogue id, several of these joined by ``+``
+    (``no_plot + do(famine @ 2000-06)``), or free text matched against the catalogue.
+    """
     text = query.strip()
     if not text:
         raise QueryError("empty query")
+    by_id = {entry.id: entry for entry in scenario.whatifs}
+    parts = [p.strip() for p in split_top_level(text)] if "+" in text else [text]
+    if len(parts) > 1:
+        return _combined(text, parts, by_id, scenario)
     if looks_like_intervention(text):
         return ResolvedQuery(text, parse_interventions(text, scenario), None)
-    by_id = {entry.id: entry for entry in scenario.whatifs}
     if text in by_id:
         entry = by_id[text]
         return ResolvedQuery(text, parse_interventions(entry.intervention, scenario), entry, 100.0)
@@ -128,6 +137,29 @@ def resolve_query(query: str, scenario: Scenario) -> ResolvedQuery:
     if best_score < ACCEPT or best_score - runner_up < MARGIN:
         raise QueryError(_refusal(text, ranked[:3], best_score >= ACCEPT))
     return ResolvedQuery(text, parse_interventions(best.intervention, scenario), best, best_score)
+
+
+def _combined(
+    text: str, parts: list[str], by_id: dict[str, WhatIf], scenario: Scenario
+) -> ResolvedQuery:
+    """Catalogue ids and interventions joined by ``+``: all of their interventions together."""
+    items: list[Intervention] = []
+    for part in parts:
+        if not part:
+            raise QueryError(f"'{text}': an empty part between two '+'")
+        if looks_like_intervention(part):
+            items += parse_interventions(part, scenario)
+        elif part in by_id:
+            items += parse_interventions(by_id[part].intervention, scenario)
+        else:
+            close = [entry.id for _score, entry in rank(part, scenario)[:3]]
+            hint = f"; closest what-ifs: {', '.join(close)}" if close else ""
+            raise QueryError(
+                f"'{part}' is neither a what-if id nor an intervention (parts joined by '+' "
+                f"must be one or the other){hint}"
+            )
+    check_consistent(items)
+    return ResolvedQuery(text, items, None)
 
 
 def _refusal(text: str, candidates: list[tuple[float, WhatIf]], ambiguous: bool) -> str:

@@ -5,6 +5,10 @@ block(gdr_uprising)                          the event never happens (from its w
 block(gdr_uprising @ 1953-06)                ... from a month on
 choose(zhukov_stance_1953, beria)            the event, whenever it happens, takes this option
 set(us_congress.anticommunism = 0.2 @ 1953-04)   assign a value at the start of a month
+
+Interventions that contradict each other are refused: ``do(x @ m)`` with a ``block(x)`` in force at
+``m``, two ``choose`` of different options for one event, two ``set`` of different values for one
+name at one month.
 """
 
 from __future__ import annotations
@@ -112,7 +116,44 @@ def parse_interventions(text: str, scenario: Scenario) -> list[Intervention]:
     items = [_parse_one(part, scenario) for part in split_top_level(text)]
     if not items:
         raise InterventionError("empty intervention")
+    check_consistent(items)
     return items
+
+
+def check_consistent(items: list[Intervention]) -> None:
+    """Raise InterventionError when two interventions contradict each other."""
+    for i, first in enumerate(items):
+        for second in items[i + 1 :]:
+            why = _contradiction(first, second) or _contradiction(second, first)
+            if why:
+                raise InterventionError(
+                    f"{first.text()} and {second.text()} contradict each other: {why}"
+                )
+
+
+def _contradiction(a: Intervention, b: Intervention) -> str | None:
+    if (
+        isinstance(a, Do)
+        and isinstance(b, Block)
+        and a.event == b.event
+        and (b.month is None or b.month <= a.month)
+    ):
+        return f"'{a.event}' cannot be both forced and blocked at {format_month(a.month)}"
+    if (
+        isinstance(a, Choose)
+        and isinstance(b, Choose)
+        and a.event == b.event
+        and a.option != b.option
+    ):
+        return f"'{a.event}' cannot take both '{a.option}' and '{b.option}'"
+    if (
+        isinstance(a, SetValue)
+        and isinstance(b, SetValue)
+        and (a.target, a.month) == (b.target, b.month)
+        and a.value.strip() != b.value.strip()
+    ):
+        return f"'{a.target}' cannot take two values at {format_month(a.month)}"
+    return None
 
 
 def _parse_one(part: str, scenario: Scenario) -> Intervention:

@@ -25,6 +25,7 @@ from kremlinology.counterfactual.interventions import (
 )
 from kremlinology.counterfactual.twin import TwinRun, run_twins
 from kremlinology.months import format_month
+from kremlinology.scenario.compiler import STATUS
 from kremlinology.scenario.model import Scenario
 from kremlinology.version import __version__
 
@@ -92,17 +93,21 @@ def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict
     report = []
     for item in interventions:
         entry: dict[str, Any] = {"intervention": item.text()}
-        if isinstance(item, SetValue) or first.shape[1] == 0:
-            entry["changes"] = (
-                f"sets {item.target} from {format_month(item.month)}"
-                if isinstance(item, SetValue)
-                else "see outcomes"
-            )
+        if isinstance(item, SetValue):
+            entry["changes"] = f"sets {item.target} from {format_month(item.month)}"
+            entry.update(_inert(twin, item))
             report.append(entry)
             continue
         event = scenario.events[scenario.event_index[item.event]]
         if isinstance(item, Do):
             _check_actors(twin, event.actors, item)
+            refused = twin.whatif.refused.get(event.index, 0)
+            entry["not_fired_out_of_play"] = refused
+            entry["not_fired_out_of_play_share"] = refused / max(twin.kept, 1)
+        if first.shape[1] == 0:
+            entry["changes"] = "see outcomes"
+            report.append(entry)
+            continue
         fired = first[event.index]
         month = _month_of(item, event.first)
         before = (fired >= 0) & (fired < month)
@@ -118,12 +123,25 @@ def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict
     return report
 
 
+def _inert(twin: TwinRun, item: SetValue) -> dict[str, Any]:
+    """A ``set`` of an attribute of an actor who is out of play in every timeline at its month
+    (other than the attributes that decide whether he is in play) is inert."""
+    actor, _, attribute = item.target.partition(".")
+    status = twin.whatif.in_play_at.get((item.month, actor))
+    if status is None or attribute in STATUS or not status.size or status.any():
+        return {"inert": False}
+    return {
+        "inert": True,
+        "why": f"{actor} is out of play at {format_month(item.month)} in every timeline",
+    }
+
+
 def _check_actors(twin: TwinRun, actors: tuple[str, ...], item: Do) -> None:
     for actor in actors:
-        for state in ("alive", "free"):
+        for state in STATUS:
             values = twin.status.get(f"{actor}.{state}")
             if values is not None and values.size and not values.any():
-                gone = "dead" if state == "alive" else "under arrest or removed"
+                gone = {"alive": "dead", "free": "under arrest or removed"}.get(state, "gone")
                 raise InterventionError(
                     f"{item.text()}: {actor} is {gone} by {format_month(twin.divergence)} in every "
                     "timeline that matches the record"

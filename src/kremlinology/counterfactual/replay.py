@@ -38,6 +38,8 @@ class Firing:
     month: int
     event: int
     option: int | None
+    holders: tuple[int, ...] = ()
+    """Codes of each office's holder when it fired (``Scenario.offices`` order)."""
 
 
 def position(twin: TwinRun, timeline: int) -> int:
@@ -92,7 +94,16 @@ def replay(source: TwinRun | WhatIfResult, timeline: int) -> tuple[list[Firing],
 
 def _firings(log: list[Fired]) -> list[Firing]:
     """One timeline's firings from a block's log (the block holds that timeline alone)."""
-    return [Firing(r.month, r.event, int(r.options[0])) for r in log if r.timelines.size]
+    return [
+        Firing(
+            r.month,
+            r.event,
+            int(r.options[0]),
+            () if r.holders is None else tuple(int(c) for c in r.holders[:, 0]),
+        )
+        for r in log
+        if r.timelines.size
+    ]
 
 
 def _check(first: np.ndarray, outcomes: np.ndarray, world: World, column: int) -> None:

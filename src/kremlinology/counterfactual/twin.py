@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,11 @@ class World:
     first: np.ndarray  # (events, n) first fire month or -1
     option: np.ndarray  # (events, n)
     facts: np.ndarray  # (facts, n) bool
+    refused: dict[int, int] = field(default_factory=dict)
+    """Forced event -> timelines where it could not fire because an actor was out of play."""
+    in_play_at: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    """(month, actor) -> whether the actor was in play at the start of that month (before the
+    plan's sets), for the actors whose attributes the plan sets then."""
 
 
 @dataclass
@@ -80,19 +86,31 @@ class DigestRecorder(Recorder):
     every firing (which adds one to the event's count).
     """
 
-    def __init__(self, program: VectorProgram, block: Block, weights: np.ndarray, start: int):
+    def __init__(
+        self,
+        program: VectorProgram,
+        block: Block,
+        weights: np.ndarray,
+        start: int,
+        plan: Plan = NO_PLAN,
+    ):
         super().__init__(program, block.records)
         months = program.scenario.end + 2 - start
         self.start = start
         self.slots = len(program.scenario.slots)
         self.weights = weights
         self.digests = np.zeros((months, block.world.size), dtype=np.uint64)
+        self.watch = _watched_actors(program, plan)
+        self.in_play_at: dict[tuple[int, str], np.ndarray] = {}
         self.current: np.ndarray | None = None
 
     def month_start(self, world: WorldState) -> None:
         """Read what is due, then store this month's fingerprints."""
         super().month_start(world)
         self.digests[world.month - self.start] = self._current(world)
+        for actor, closure in self.watch.get(world.month, ()):
+            value = np.broadcast_to(closure(world), (world.size,)).copy()
+            self.in_play_at[(world.month, actor)] = value
 
     def finish(self, world: WorldState) -> None:
         """Read what is due after the last month and store the final fingerprints."""
@@ -130,6 +148,20 @@ def fingerprint_weights(scenario: Scenario) -> np.ndarray:
     return drawn | np.uint64(1)
 
 
+def _watched_actors(program: VectorProgram, plan: Plan) -> dict[int, list[tuple[str, Any]]]:
+    """Month -> (actor, in-play closure) for each actor whose attributes the plan sets then."""
+    scenario = program.scenario
+    watch: dict[int, list[tuple[str, Any]]] = {}
+    for month, items in plan.sets.items():
+        actors = {scenario.slots[slot].name.split(".")[0] for slot, _expr in items}
+        watch[month] = [
+            (a, program.compile(scenario.in_play[a]))
+            for a in sorted(actors)
+            if a in scenario.in_play
+        ]
+    return watch
+
+
 def fingerprint(world: WorldState, weights: np.ndarray) -> np.ndarray:
     """Return one integer per timeline that changes whenever its state or event record changes.
 
@@ -151,14 +183,20 @@ def _finish_world(
 ) -> tuple[World, np.ndarray]:
     """Run ``block`` from the divergence to the end under ``plan``; return it and its digests."""
     program = block.program
-    recorder = DigestRecorder(program, block, weights, divergence)
+    recorder = DigestRecorder(program, block, weights, divergence, plan)
     program.advance(block.world, plan, block.seed, program.scenario.end, recorder)
     recorder.finish(block.world)
     world = block.world
     first = world.first if keep_events else world.first[:, :0]
     option = world.option if keep_events else world.option[:, :0]
-    facts = block.records.facts_hold()
-    return World(block.records.outcomes, first, option, facts), recorder.digests
+    return World(
+        block.records.outcomes,
+        first,
+        option,
+        block.records.facts_hold(),
+        recorder.refusals,
+        recorder.in_play_at,
+    ), recorder.digests
 
 
 def prior_fact_rows(scenario: Scenario, divergence: int) -> list[int]:
@@ -356,11 +394,11 @@ def common_history(
 
 
 def status_slots(scenario: Scenario) -> dict[str, int]:
-    """Slots that say whether an actor is still in play (alive, free)."""
+    """Slots that say whether an actor is still in play (alive, free, exists)."""
     return {
         name: index
         for name, index in scenario.slot_index.items()
-        if name.count(".") == 1 and name.split(".")[1] in ("alive", "free")
+        if name.count(".") == 1 and name.split(".")[1] in ("alive", "free", "exists")
     }
 
 
@@ -398,9 +436,20 @@ def _twin_block(block: Block, task: TwinTask) -> TwinPart:
 
 def _concat_worlds(worlds: list[World]) -> World:
     """One world of all the blocks, in timeline order."""
+    refused: dict[int, int] = {}
+    for world in worlds:
+        for event, count in world.refused.items():
+            refused[event] = refused.get(event, 0) + count
+    keys = worlds[0].in_play_at.keys() if worlds else ()
+    arrays = [
+        np.concatenate([getattr(w, f) for w in worlds], axis=1)
+        for f in ("outcomes", "first", "option", "facts")
+    ]
     return World(
-        *(
-            np.concatenate([getattr(w, f) for w in worlds], axis=1)
-            for f in ("outcomes", "first", "option", "facts")
-        )
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        arrays[3],
+        refused,
+        {key: np.concatenate([w.in_play_at[key] for w in worlds]) for key in keys},
     )

@@ -3,14 +3,15 @@
 It exists to check the vectorized kernel. It shares the parser, the random streams and the parameter
 draws with it, but evaluates expressions by walking the tree over Python floats, one timeline and
 one event at a time. Only ``exp`` (in ``logistic``) and ``%`` go through NumPy scalars, so that both
-engines round identically.
+engines round identically. The semantics (the month's order, actors in play, forced events) are
+stated in ``engine.vector``'s docstring; this module is their plainest reading.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -35,6 +36,16 @@ class Timeline:
     first: list[int]
     option: list[int]
     count: list[int]
+    derived: tuple[Node, ...] = ()
+    derived_deps: tuple[tuple[int, ...], ...] = ()
+    cache: dict[int, Scalar] = field(default_factory=dict)
+    """Derived values of the current state; emptied on every write (see ``changed``)."""
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    """(month, event id) of each forced firing refused because an actor was out of play."""
+
+    def changed(self) -> None:
+        """Forget derived values after any write to the state, its records or the month."""
+        self.cache.clear()
 
 
 def evaluate(node: Node, t: Timeline) -> Scalar:
@@ -55,12 +66,29 @@ def evaluate(node: Node, t: Timeline) -> Scalar:
     if op == "chose":
         e, o = cast(tuple[int, int], args)
         return t.last[e] >= 0 and t.option[e] == o
+    if op == "derived":
+        return _derived(cast(int, args[0]), t)
+    if op == "gather":
+        code, slots, fill = cast(tuple[Node, tuple[int, ...], tuple[float, ...]], args)
+        c = min(max(int(evaluate(code, t)), 0), len(slots) - 1)
+        value = t.values[slots[c]] if slots[c] >= 0 else fill[c]
+        return value != 0.0 if node.type == BOOL else value
     children = cast(tuple[Node, ...], args)
     if op == "and":
         return all([bool(evaluate(a, t)) for a in children])
     if op == "or":
         return any([bool(evaluate(a, t)) for a in children])
     return _apply(op, [evaluate(a, t) for a in children])
+
+
+def _derived(k: int, t: Timeline) -> Scalar:
+    """A derived value, computed once per state; what it needs is computed first, in order."""
+    if k not in t.cache:
+        for j in t.derived_deps[k]:
+            if j not in t.cache:
+                t.cache[j] = evaluate(t.derived[j], t)
+        t.cache[k] = evaluate(t.derived[k], t)
+    return t.cache[k]
 
 
 def _apply(op: str, v: list[Scalar]) -> Scalar:
@@ -142,6 +170,8 @@ def start_timeline(
         [NEVER] * events,
         [0] * events,
         [0] * events,
+        scenario.derived_table,
+        scenario.derived_deps,
     )
 
 
@@ -164,6 +194,7 @@ def run_timeline(
             if event.first <= t.month <= event.last and not plan.is_blocked(event.index, t.month):
                 _step(scenario, seed, t, event, plan, log)
         t.month += 1
+        t.changed()
     return log
 
 
@@ -178,7 +209,7 @@ def _step(
     e, month = event.index, t.month
     once_ok = t.last[e] < 0 or not event.once
     fires = False
-    if once_ok and evaluate(event.when, t):
+    if once_ok and evaluate(event.when, t) and evaluate(event.in_play, t):
         if event.trigger is not None:
             source, delay = event.trigger
             fires = t.last[source] == month - delay
@@ -186,7 +217,9 @@ def _step(
             assert event.hazard is not None
             fires = _draw(scenario, seed, t, e, 0) < float(evaluate(event.hazard, t))
     if not fires and once_ok and plan.is_forced(e, month):
-        fires = all(t.values[r] != 0.0 for r in _alive_rows(scenario, event))
+        fires = bool(evaluate(event.in_play, t))
+        if not fires:
+            t.refused.append((month, event.id))
     if fires:
         _fire(scenario, seed, t, event, plan, log)
 
@@ -218,6 +251,7 @@ def _fire(
     t.count[e] += 1
     if option is not None:
         t.option[e] = option
+    t.changed()
     log.append((t.month, event.id, None if option is None else event.options[option].id))
 
 
@@ -246,11 +280,7 @@ def _assign(scenario: Scenario, t: Timeline, slot: int, value: Scalar) -> None:
     if high is not None:
         number = min(number, high)
     t.values[slot] = number
-
-
-def _alive_rows(scenario: Scenario, event: CompiledEvent) -> list[int]:
-    rows = [scenario.slot_index.get(f"{actor}.alive") for actor in event.actors]
-    return [r for r in rows if r is not None]
+    t.changed()
 
 
 def reference_run(

@@ -63,6 +63,9 @@ class Fired:
     event: int
     timelines: np.ndarray
     options: np.ndarray
+    holders: np.ndarray | None = None
+    """(offices, timelines) codes of each office's holder when the event fired (before its
+    effects), offices in ``Scenario.offices`` order."""
 
 
 class Recorder:
@@ -75,6 +78,9 @@ class Recorder:
         self.log: list[Fired] | None = [] if log else None
         self.schedule = _schedule(scenario)
         self.closures = program.probe_closures()
+        self.offices = list(scenario.offices.values())
+        self.refusals: dict[int, int] = {}
+        """Forced event -> timelines where it could not fire because an actor was out of play."""
 
     def month_start(self, world: WorldState) -> None:
         """Read the outcomes and fact checks due at this month's start."""
@@ -104,8 +110,18 @@ class Recorder:
         """Log the firing (when logging) as a :class:`Fired` record."""
         if self.log is not None:
             self.log.append(
-                Fired(world.month, event, world.timelines[mask], world.option[event][mask].copy())
+                Fired(
+                    world.month,
+                    event,
+                    world.timelines[mask],
+                    world.option[event][mask].copy(),
+                    world.values[self.offices][:, mask].copy(),
+                )
             )
+
+    def refused(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        """Count a forced firing the kernel refused in the timelines of ``mask``."""
+        self.refusals[event] = self.refusals.get(event, 0) + int(mask.sum())
 
 
 def _schedule(scenario: Scenario) -> dict[int, list[tuple[str, int]]]:

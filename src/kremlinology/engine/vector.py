@@ -1,4 +1,28 @@
-"""The vectorized kernel: expressions as NumPy closures; all timelines of a block move together."""
+"""The vectorized kernel: expressions as NumPy closures; all timelines of a block move together.
+
+Semantics every kernel shares (see also ``scenario.expressions`` for the expression operations):
+
+Each month, in order: the plan's ``set`` assignments for that month apply; then every event whose
+window contains the month is examined in engine order (unless the plan blocks it from a month at
+or before this one). An event is a *candidate* when it has not fired yet or is not ``once``; a
+triggered event additionally needs its source to have fired exactly ``delay`` months ago. A
+candidate fires naturally when its condition ``when`` holds, **every one of its actors is in play**
+(``CompiledEvent.in_play``) and, for a hazard event, its draw ``u(month, event, 0) < hazard``.
+
+*Actors in play*: an actor is in play when each of the boolean attributes ``alive``, ``free`` and
+``exists`` that it declares is true; an office listed among an event's actors is in play when its
+holder is (a vacant office, ``none``, never is). ``in_play`` is evaluated on the state at the
+moment the event is examined, like ``when``.
+
+A *forced* event (``do``) fires at its month wherever it is a candidate and ``in_play`` holds,
+whatever its condition, trigger or hazard; where it is a candidate but an actor is out of play it
+does not fire, and observers are told through ``Observer.refused``.
+
+When an event fires: its option is drawn (``u(month, event, 1)`` against the cumulative weights),
+observers are told (``Observer.fired``, before the effects), every right-hand side is evaluated on
+the state before the event, then assigned in order, clipped to ranges; last, the event's record
+(last and first month, count, option) is written.
+"""
 
 from __future__ import annotations
 
@@ -86,37 +110,120 @@ _REDUCE: dict[str, Callable[[Value, Value], Value]] = {
 }
 
 
-def compile_vector(node: Node, cache: dict[Node, Closure] | None = None, slots: int = 0) -> Closure:
+def compile_vector(
+    node: Node,
+    cache: dict[Node, Closure] | None = None,
+    slots: int = 0,
+    derived: DerivedValues | None = None,
+) -> Closure:
     """Return a function of a WorldState that evaluates ``node`` for every timeline at once.
 
     Structurally equal subtrees share one closure through ``cache``. With ``slots`` (the number of
     state slots) a closure remembers its last value until one of the slots, event records or the
     month that it reads is written again (see WorldState.touch): derived quantities are read by
-    many events, and most months change little of what they read.
+    many events, and most months change little of what they read. ``derived`` evaluates the
+    ``derived`` nodes (required when the tree has any).
     """
     if cache is None:
         cache = {}
     found = cache.get(node)
     if found is not None:
         return found
-    closure = _build(node, cache, slots)
+    if node.op == "derived":
+        if derived is None:
+            raise ValueError("a derived quantity needs the scenario's table of derived values")
+        closure = derived.closure(int(node.args[0]))  # type: ignore[call-overload]
+        cache[node] = closure
+        return closure
+    closure = _build(node, cache, slots, derived)
     if slots and node.op not in ("const", "month") and (node.op != "slot" or node.type == BOOL):
-        closure = _memoised(closure, dependencies(node, slots))
+        reads = derived.reads if derived is not None else ()
+        closure = _memoised(closure, dependencies(node, slots, reads))
     cache[node] = closure
     return closure
 
 
-def dependencies(node: Node, slots: int) -> tuple[int, ...]:
-    """Indices into WorldState.stamps of everything an expression reads."""
+def dependencies(
+    node: Node, slots: int, derived_reads: tuple[tuple[int, ...], ...] = ()
+) -> tuple[int, ...]:
+    """Indices into WorldState.stamps of everything an expression reads (through derived
+    quantities too, whose own reads are ``derived_reads[k]``)."""
     found: set[int] = set()
     for part in walk(node):
-        if part.op == "slot":
-            found.add(int(part.args[0]))  # type: ignore[call-overload]
+        if part.op in ("slot", "gather"):
+            if part.op == "slot":
+                found.add(int(part.args[0]))  # type: ignore[call-overload]
+            else:
+                found.update(s for s in cast(tuple[int, ...], part.args[1]) if s >= 0)
         elif part.op in ("fired", "since", "chose"):
             found.add(slots + int(part.args[0]))  # type: ignore[call-overload]
+        elif part.op == "derived":
+            found.update(derived_reads[int(part.args[0])])  # type: ignore[call-overload]
         if part.op in ("month", "since"):
             found.add(-1)
     return tuple(sorted(found))
+
+
+class DerivedValues:
+    """The derived quantities of a scenario, each evaluated at most once per state.
+
+    On a WorldState (with stamps) each keeps its last value until something it reads changes; on
+    a RowView or an unstamped state, values are kept in the view's ``cache`` for its lifetime.
+    Before computing one, every quantity it needs is brought up to date in ascending index order
+    (a tree refers only to lower indices), so evaluation never recurses along a chain.
+    """
+
+    def __init__(self, scenario: Scenario, cache: dict[Node, Closure], slots: int) -> None:
+        self.deps = scenario.derived_deps
+        self.bodies: list[Closure] = []
+        self.reads: tuple[tuple[int, ...], ...] = ()
+        self.memo: list[list[object]] = []
+        self.closures: list[Closure] = []
+        for k, body in enumerate(scenario.derived_table):
+            # ascending: whatever a body refers to has its closure already
+            self.bodies.append(compile_vector(body, cache, 0, self))
+            self.reads = (*self.reads, dependencies(body, slots, self.reads) or (-1,))
+            self.memo.append([None, -1, None])
+            self.closures.append(self._closure(k))
+
+    def closure(self, k: int) -> Closure:
+        """The closure computing derived quantity ``k``."""
+        return self.closures[k]
+
+    def _fresh(self, k: int, w: WorldState) -> bool:
+        memo, stamps = self.memo[k], w.stamps
+        assert stamps is not None
+        return memo[0] is w and max(map(stamps.__getitem__, self.reads[k])) <= memo[1]  # type: ignore[operator]
+
+    def _compute(self, k: int, w: WorldState | RowView) -> Value:
+        cache = getattr(w, "cache", None)
+        if cache is not None:
+            if k not in cache:
+                cache[k] = self.bodies[k](w)
+            return cache[k]  # type: ignore[no-any-return]
+        world = cast(WorldState, w)
+        if not self._fresh(k, world):
+            value = self.bodies[k](world)
+            self.memo[k][:] = [world, world.clock, value]
+        return self.memo[k][2]  # type: ignore[return-value]
+
+    def _closure(self, k: int) -> Closure:
+        deps = self.deps[k]
+
+        def evaluate(w: WorldState | RowView) -> Value:
+            cache = getattr(w, "cache", None)
+            if cache is None:
+                if w.stamps is None:  # an unstamped state: keep values for this call only
+                    w = RowView(w, None)  # type: ignore[arg-type]
+                elif self._fresh(k, w):  # type: ignore[arg-type]
+                    return self.memo[k][2]  # type: ignore[return-value]
+            elif k in cache:
+                return cache[k]  # type: ignore[no-any-return]
+            for j in deps:
+                self._compute(j, w)
+            return self._compute(k, w)
+
+        return evaluate
 
 
 def _memoised(closure: Closure, reads: tuple[int, ...]) -> Closure:
@@ -136,7 +243,9 @@ def _memoised(closure: Closure, reads: tuple[int, ...]) -> Closure:
     return evaluate
 
 
-def _build(node: Node, cache: dict[Node, Closure], slots: int) -> Closure:
+def _build(
+    node: Node, cache: dict[Node, Closure], slots: int, derived: DerivedValues | None
+) -> Closure:
     op = node.op
     if op == "const":
         return _const(node)
@@ -146,7 +255,9 @@ def _build(node: Node, cache: dict[Node, Closure], slots: int) -> Closure:
         return lambda w: float(w.month)
     if op in ("fired", "since", "chose"):
         return _event_closure(node)
-    children = [compile_vector(a, cache, slots) for a in node.args if isinstance(a, Node)]
+    children = [compile_vector(a, cache, slots, derived) for a in node.args if isinstance(a, Node)]
+    if op == "gather":
+        return _gather(node, children[0])
     if op in _BINARY:
         left, right, fn = children[0], children[1], _BINARY[op]
         return lambda w: fn(left(w), right(w))
@@ -218,6 +329,35 @@ def _unary_or_special(op: str, children: list[Closure]) -> Closure:
     raise ValueError(f"unknown operation {op}")
 
 
+def _gather(node: Node, code: Closure) -> Closure:
+    """``values[slots[c]]`` (``fill[c]`` where the slot is -1) for each timeline's code ``c``."""
+    table = np.asarray(node.args[1], dtype=np.int64)
+    fill = np.asarray(node.args[2], dtype=np.float64)
+    safe = np.where(table < 0, 0, table)
+    present = table >= 0
+    last = table.size - 1
+    boolean = node.type == BOOL
+
+    def evaluate(w: WorldState | RowView) -> Value:
+        value = code(w)
+        if not isinstance(value, np.ndarray) or not value.ndim:
+            c = min(max(int(value), 0), last)  # type: ignore[call-overload]
+            got: Value = w.values[int(table[c])] if present[c] else float(fill[c])
+        else:
+            codes = np.clip(value.astype(np.int64), 0, last)
+            got = np.where(present[codes], _pick(w, safe[codes]), fill[codes])
+        return got != 0.0 if boolean else got
+
+    return evaluate
+
+
+def _pick(w: WorldState | RowView, rows: np.ndarray) -> np.ndarray:
+    """``values[rows[k], k]`` for each timeline ``k`` of ``w``."""
+    if isinstance(w, RowView):
+        return w.values.pick(rows)
+    return w.values[rows, np.arange(rows.size)]  # type: ignore[no-any-return]
+
+
 def _event_closure(node: Node) -> Closure:
     event = int(node.args[0])  # type: ignore[call-overload]
     if node.op == "fired":
@@ -235,7 +375,12 @@ class Observer(Protocol):
         """Called at the start of each month, before interventions and events."""
 
     def fired(self, world: WorldState, event: int, mask: np.ndarray) -> None:
-        """Called after an event fired in the timelines where ``mask`` is true."""
+        """Called when an event fires in the timelines where ``mask`` is true: after its option
+        is drawn (``world.option`` holds it) and before its effects apply."""
+
+    def refused(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        """Called when a forced event cannot fire where ``mask`` is true (an actor is out of
+        play)."""
 
     def before_write(
         self, world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray
@@ -246,20 +391,10 @@ class Observer(Protocol):
 class _CompiledEffects:
     """An event's (or option's) assignments, with targets' ranges."""
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        effects: tuple[Effect, ...],
-        cache: dict[Node, Closure],
-        slots: int,
-    ) -> None:
+    def __init__(self, program: VectorProgram, effects: tuple[Effect, ...]) -> None:
+        slots = program.scenario.slots
         self.items = [
-            (
-                e.slot,
-                compile_vector(e.expr, cache, slots),
-                scenario.slots[e.slot].low,
-                scenario.slots[e.slot].high,
-            )
+            (e.slot, program.compile(e.expr), slots[e.slot].low, slots[e.slot].high)
             for e in effects
         ]
 
@@ -293,18 +428,26 @@ class _GatherRows:
     def __getitem__(self, index: int) -> np.ndarray:
         return self.array[index, self.rows]  # type: ignore[no-any-return]
 
+    def pick(self, indices: np.ndarray) -> np.ndarray:
+        """``array[indices[k], rows[k]]`` for each position ``k``."""
+        return self.array[indices, self.rows]  # type: ignore[no-any-return]
+
 
 class RowView:
-    """What expressions read of a world, for a subset of its timelines (no memo, no writes)."""
+    """What expressions read of a world, for a subset of its timelines (or all of them, with
+    ``rows`` None), without writes: derived values are kept in ``cache`` for its lifetime."""
 
     stamps = None
 
-    def __init__(self, world: WorldState, rows: np.ndarray) -> None:
+    def __init__(self, world: WorldState, rows: np.ndarray | None) -> None:
+        if rows is None:
+            rows = np.arange(world.size)
         self.month = world.month
         self.values = _GatherRows(world.values, rows)
         self.last = _GatherRows(world.last, rows)
         self.option = _GatherRows(world.option, rows)
         self.size = int(rows.size)
+        self.cache: dict[int, Value] = {}
 
 
 class VectorProgram:
@@ -315,36 +458,32 @@ class VectorProgram:
         self.cache: dict[Node, Closure] = {}
         cache = self.cache
         self.slots = len(scenario.slots)
-        self.when = [compile_vector(e.when, cache, self.slots) for e in scenario.events]
-        self.hazard = [
-            compile_vector(e.hazard, cache, self.slots) if e.hazard else None
-            for e in scenario.events
-        ]
-        self.effects = [
-            _CompiledEffects(scenario, e.effects, cache, self.slots) for e in scenario.events
-        ]
-        self.weights = [
-            [compile_vector(o.weight, cache, self.slots) for o in e.options]
-            for e in scenario.events
-        ]
+        self.derived = DerivedValues(scenario, cache, self.slots)
+        self.when = [self.compile(e.when) for e in scenario.events]
+        self.in_play = [self.compile(e.in_play) for e in scenario.events]
+        self.hazard = [self.compile(e.hazard) if e.hazard else None for e in scenario.events]
+        self.effects = [_CompiledEffects(self, e.effects) for e in scenario.events]
+        self.weights = [[self.compile(o.weight) for o in e.options] for e in scenario.events]
         self.option_effects = [
-            [_CompiledEffects(scenario, o.effects, cache, self.slots) for o in e.options]
-            for e in scenario.events
+            [_CompiledEffects(self, o.effects) for o in e.options] for e in scenario.events
         ]
-        self.alive_rows = [_alive_rows(scenario, e) for e in scenario.events]
         self.not_fired = [
-            compile_vector(Node("not", (Node("fired", (e.index,), BOOL),), BOOL), cache, self.slots)
+            self.compile(Node("not", (Node("fired", (e.index,), BOOL),), BOOL))
             if e.once
             else _const(Node("const", (True,), BOOL))
             for e in scenario.events
         ]
         self.active = _active_by_month(scenario)
-        facts = [compile_vector(f.condition, cache, self.slots) for f in scenario.facts]
+        facts = [self.compile(f.condition) for f in scenario.facts]
         self.probes = {
-            "outcome": [compile_vector(o.expr, cache, self.slots) for o in scenario.outcomes],
+            "outcome": [self.compile(o.expr) for o in scenario.outcomes],
             "open": facts,
             "close": facts,
         }
+
+    def compile(self, node: Node) -> Closure:
+        """Return the closure of an expression of this scenario (shared with equal subtrees)."""
+        return compile_vector(node, self.cache, self.slots, self.derived)
 
     def probe_closures(self) -> dict[str, list[Closure]]:
         """Return closures reading outcomes and fact conditions, by kind of read."""
@@ -355,7 +494,7 @@ class VectorProgram:
     ) -> None:
         """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop+1``."""
         set_closures = {
-            m: [(slot, compile_vector(expr, self.cache, self.slots)) for slot, expr in items]
+            m: [(slot, self.compile(expr)) for slot, expr in items]
             for m, items in plan.sets.items()
         }
         draws = _Draws(seed, self.scenario.start, world.timelines)
@@ -390,14 +529,32 @@ class VectorProgram:
         else:
             fires = self._dense_step(world, e, candidates, draws)
         if forced:
-            fires = fires | (once_ok & self._alive(world, e))
+            fires = self._forced(world, e, once_ok, fires, observer)
         if fires.any():
             self._fire(world, event, fires, plan, draws, observer)
+
+    def _forced(
+        self,
+        world: WorldState,
+        e: int,
+        once_ok: np.ndarray,
+        fires: np.ndarray,
+        observer: Observer | None,
+    ) -> np.ndarray:
+        """Fire a forced event wherever it may fire again and its actors are in play."""
+        in_play = _full(self.in_play[e](world), world.size)
+        refused = once_ok & ~in_play & ~fires
+        if observer is not None and refused.any():
+            observer.refused(world, e, refused)
+        forced: np.ndarray = fires | (once_ok & in_play)
+        return forced
 
     def _dense_step(
         self, world: WorldState, e: int, candidates: np.ndarray, draws: _Draws
     ) -> np.ndarray:
-        eligible = candidates & self.when[e](world)
+        eligible: np.ndarray = candidates & self.when[e](world)
+        if eligible.any():
+            eligible = eligible & _full(self.in_play[e](world), world.size)
         hazard = self.hazard[e]
         if hazard is None or not eligible.any():
             return eligible
@@ -409,18 +566,14 @@ class VectorProgram:
         """The same decision evaluated only on the few candidate rows."""
         view = RowView(world, rows)
         eligible = _full(self.when[e](view), rows.size)
+        if eligible.any():
+            eligible = eligible & _full(self.in_play[e](view), rows.size)
         hazard = self.hazard[e]
         if hazard is not None and eligible.any():
             eligible = eligible & (draws.get(world.month, e, 0)[rows] < hazard(view))
         fires = np.zeros(world.size, dtype=bool)
         fires[rows[eligible]] = True
         return fires
-
-    def _alive(self, world: WorldState, e: int) -> np.ndarray:
-        alive = np.ones(world.size, dtype=bool)
-        for row in self.alive_rows[e]:
-            alive &= world.values[row] != 0.0
-        return alive
 
     def _fire(
         self,
@@ -457,6 +610,10 @@ class VectorProgram:
                             (rows[positions], cut(v, positions), slot, low, high)
                             for slot, v, low, high in option_effects.values(source)
                         )
+        if chosen is not None:
+            world.option[e, rows] = chosen
+        if observer is not None:
+            observer.fired(world, e, fires)
         for where, value, slot, low, high in pending:
             _assign_rows(world, slot, value, where, low, high, observer)
         month = world.month
@@ -464,11 +621,7 @@ class VectorProgram:
         first = world.first[e, rows]
         world.first[e, rows] = np.where(first < 0, month, first)
         world.count[e, rows] += 1
-        if chosen is not None:
-            world.option[e, rows] = chosen
         world.touch(self.slots + e)
-        if observer is not None:
-            observer.fired(world, e, fires)
 
     def _choose(
         self,
@@ -569,11 +722,6 @@ def _full(value: Value, size: int) -> np.ndarray:
     if isinstance(value, np.ndarray) and value.ndim:
         return value
     return np.full(size, value)
-
-
-def _alive_rows(scenario: Scenario, event: CompiledEvent) -> list[int]:
-    rows = [scenario.slot_index.get(f"{actor}.alive") for actor in event.actors]
-    return [r for r in rows if r is not None]
 
 
 def _active_by_month(scenario: Scenario) -> dict[int, list[int]]:

@@ -20,6 +20,7 @@ from kremlinology.narrate import formats
 from kremlinology.narrate.families import families, surprising
 from kremlinology.narrate.templates import Narrator
 from kremlinology.scenario.errors import KremlinologyError
+from kremlinology.scenario.model import Scenario
 
 PICKS = ("typical", "surprising")
 FORMATS = ("text", "markdown", "bbcode", "html", "json")
@@ -132,17 +133,24 @@ def entries(
                 format_month(firing.month),
                 event.id,
                 event.options[option].id if option is not None else None,
-                narrator.sentence(event, firing.month, option),
+                narrator.sentence(event, firing.month, option, holders(scenario, firing.holders)),
                 (firing.month, firing.event, firing.option) not in others,
             )
         )
     return found
 
 
+def holders(scenario: Scenario, codes: tuple[int, ...]) -> dict[str, str]:
+    """Office -> id of its holder, from the codes a firing recorded."""
+    domain = scenario.actor_domain
+    return {office: domain[c] for office, c in zip(scenario.offices, codes, strict=False)}
+
+
 def _normalise(firings: list[Firing], result: WhatIfResult) -> list[Firing]:
     events = result.scenario.events
     return [
-        Firing(f.month, f.event, f.option if events[f.event].options else None) for f in firings
+        Firing(f.month, f.event, f.option if events[f.event].options else None, f.holders)
+        for f in firings
     ]
 
 

@@ -316,6 +316,13 @@ def _admissibility(result: WhatIfResult) -> list[str]:
         text = f"{item['intervention']}: {item['changes']}"
         if "already_had_it" in item:
             text += f"; {item['already_had_it']:.0%} of the timelines already had it"
+        if item.get("not_fired_out_of_play"):
+            text += (
+                f"; not fired in {item['not_fired_out_of_play_share']:.0%} of the timelines, "
+                "where one of its actors was out of play"
+            )
+        if item.get("inert"):
+            text += f"; inert: {item['why']}"
         lines.append(text + ".")
     return lines
 

@@ -5,8 +5,11 @@ A template is plain text with placeholders in braces (``{{`` and ``}}`` write li
 - ``{month}``: the month in words (``June 1953``); ``{date}``: the month as ``1953-06``;
   ``{year}``: the year;
 - ``{option}``: the label of the option taken;
-- ``{actors}``: the names of the event's actors (``Beria, Malenkov and Khrushchev``);
-- ``{label}``: the event's label.
+- ``{actors}``: the names of the event's actors (``Beria, Malenkov and Khrushchev``); an office
+  among them names its holder;
+- ``{label}``: the event's label;
+- ``{OFFICE}`` (e.g. ``{secretariat.first_secretary}``): the name of the office's holder when the
+  event fired, before its effects (``no one`` if it was vacant).
 
 An option's own ``narrate`` is the whole sentence when that option is taken (it replaces the
 event's template). An event without any template gets a plain sentence from its label (and the
@@ -45,6 +48,7 @@ def fill(template: str, values: Mapping[str, str], where: str) -> str:
             raise TemplateError(
                 f"{where}: unknown placeholder {{{name}}}; use "
                 + ", ".join("{" + f + "}" for f in FIELDS)
+                + " or an office"
             )
         return values[name]
 
@@ -83,28 +87,51 @@ class Narrator:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.names = {a.id: a.name for a in scenario.actors}
+        self.names["none"] = "no one"
+        self.initial = {
+            office: scenario.category(slot, scenario.slots[slot].initial)
+            for office, slot in scenario.offices.items()
+        }
 
-    def values(self, event: CompiledEvent, month: int, option: str) -> dict[str, str]:
-        """The values a template may name for ``event`` in ``month``."""
+    def values(
+        self,
+        event: CompiledEvent,
+        month: int,
+        option: str,
+        holders: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The placeholders' values; ``holders`` maps offices to their holders' ids when the
+        event fired (the initial holders where it is not given)."""
+        held = {**self.initial, **(holders or {})}
+        named = {office: self.names.get(actor, actor) for office, actor in held.items()}
         return {
             "month": month_words(month),
             "date": format_month(month),
             "year": str(month // 12),
             "option": option,
-            "actors": join_names([self.names.get(a, a) for a in event.actors]),
+            "actors": join_names([named.get(a) or self.names.get(a, a) for a in event.actors]),
             "label": event.label,
+            **named,
         }
 
-    def sentence(self, event: CompiledEvent, month: int, option: int | None) -> str:
-        """Return the chronicle sentence of ``event`` firing at ``month`` with ``option``."""
+    def sentence(
+        self,
+        event: CompiledEvent,
+        month: int,
+        option: int | None,
+        holders: Mapping[str, str] | None = None,
+    ) -> str:
+        """Return the chronicle sentence of ``event`` firing at ``month`` with ``option``, with
+        ``holders`` (office -> actor id) naming who held each office then."""
         chosen = event.options[option] if option is not None and event.options else None
         where = f"event '{event.id}'"
         label = chosen.label if chosen is not None else ""
+        values = self.values(event, month, label, holders)
         if chosen is not None and chosen.narrate:
             where = f"{where}, option '{chosen.id}'"
-            return finish(fill(chosen.narrate, self.values(event, month, label), where))
+            return finish(fill(chosen.narrate, values, where))
         if event.narrate is not None:
-            return finish(fill(event.narrate, self.values(event, month, label), where))
+            return finish(fill(event.narrate, values, where))
         return default_sentence(event, chosen)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,9 @@ from kremlinology.scenario.expressions import (
     ValueType,
     as_number,
     compile_expression,
+    const,
+    gather,
+    referenced_names,
     type_name,
 )
 from kremlinology.scenario.model import (
@@ -60,11 +64,11 @@ class Located:
 
 
 class _Namespace:
-    """Resolves names for the expression compiler; derived quantities compile on first use."""
+    """Resolves names for the expression compiler; derived quantities are compiled beforehand,
+    in dependency order, and referred to by index (see ``_Builder.compile_derived``)."""
 
     def __init__(self, builder: _Builder) -> None:
         self.builder = builder
-        self.compiling: list[str] = []
         self.done: dict[str, Node] = {}
 
     def slot(self, dotted: str) -> tuple[int, ValueType] | None:
@@ -72,24 +76,7 @@ class _Namespace:
         return None if index is None else (index, self.builder.slots[index].type)
 
     def derived(self, name: str) -> Node | None:
-        if name in self.done:
-            return self.done[name]
-        located = self.builder.derived.get(name)
-        if located is None:
-            return None
-        if name in self.compiling:
-            cycle = " -> ".join([*self.compiling[self.compiling.index(name) :], name])
-            raise ExpressionError(f"derived quantities form a cycle: {cycle}")
-        self.compiling.append(name)
-        try:
-            node = compile_expression(located.item.expr, self)
-        except ExpressionError as error:
-            self.builder.expression_problem(located, "expr", error)
-            node = Node("const", (0.0,), NUM)
-        finally:
-            self.compiling.pop()
-        self.done[name] = node
-        return node
+        return self.done.get(name)
 
     def event(self, name: str) -> int | None:
         return self.builder.event_order.get(name)
@@ -100,6 +87,31 @@ class _Namespace:
 
     def is_prefix(self, dotted: str) -> bool:
         return dotted in self.builder.prefixes
+
+    def actor_domain(self) -> Categorical:
+        return Categorical(self.builder.actor_domain())
+
+    def gather(self, attribute: str) -> tuple[tuple[int, ...], ValueType] | str:
+        return gather_table(self.builder.actor_domain(), attribute, self.slot)
+
+
+def gather_table(
+    domain: tuple[str, ...],
+    attribute: str,
+    slot: Callable[[str], tuple[int, ValueType] | None],
+) -> tuple[tuple[int, ...], ValueType] | str:
+    """The slot of ``actor.attribute`` for each code of the actor domain (-1 if absent), and its
+    type; or a message when no actor has it or actors give it different types."""
+    found = [slot(f"{actor}.{attribute}") if actor != "none" else None for actor in domain]
+    types = {f[1] for f in found if f is not None}
+    if not types:
+        return f"no actor has an attribute '{attribute}'"
+    if len(types) > 1:
+        shown = " and ".join(sorted(type_name(t) for t in types))
+        return (
+            f"'{attribute}' is a {shown} for different actors; a holder's attribute needs one type"
+        )
+    return tuple(-1 if f is None else f[0] for f in found), types.pop()
 
 
 class _Builder:
@@ -120,6 +132,9 @@ class _Builder:
         self.slot_index: dict[str, int] = {}
         self.prefixes: set[str] = set()
         self.derived = {d.item.id: d for d in self.sections["derived"]}
+        self.derived_table: list[Node] = []
+        self.derived_names: list[str] = []
+        self.derived_deps: list[tuple[int, ...]] = []
         self.event_order: dict[str, int] = {}
         self.option_ids: list[list[str]] = []
         self.namespace = _Namespace(self)
@@ -164,6 +179,7 @@ class _Builder:
         groups = {
             "name": ["actors", "variables", "parameters", "derived"],
             "event": ["events"],
+            "group": ["groups"],
             "outcome": ["outcomes"],
             "fact": ["facts"],
             "what-if": ["whatifs"],
@@ -201,8 +217,136 @@ class _Builder:
         return Categorical(tuple(values))
 
     def build_actor_slots(self) -> None:
+        """Each actor's attributes, then those that ``attributes`` items add to it, in order."""
+        extra: dict[str, list[Located]] = {}
+        actors = {a.item.id for a in self.sections["actors"]}
+        for located in self.sections["attributes"]:
+            if located.item.actor not in actors:
+                self.problem(located.at("actor"), f"unknown actor '{located.item.actor}'")
+                continue
+            extra.setdefault(located.item.actor, []).append(located)
         for located in self.sections["actors"]:
             self._attributes(located, located.item.id, located.item.attributes, ("attributes",))
+            for more in extra.get(located.item.id, []):
+                self._attributes(more, located.item.id, more.item.attributes, ("attributes",))
+        for located in self.sections["actors"]:
+            for status in STATUS:
+                index = self.slot_index.get(f"{located.item.id}.{status}")
+                if index is not None and self.slots[index].type != BOOL:
+                    self.problem(
+                        located.at("attributes", status),
+                        f"'{status}' says whether {located.item.id} is in play: "
+                        "it must be a boolean",
+                    )
+
+    def check_groups(self) -> None:
+        actors = {a.item.id for a in self.sections["actors"]}
+        for located in self.sections["groups"]:
+            for i, member in enumerate(located.item.members):
+                if member not in actors:
+                    self.problem(located.at("members", i), f"unknown actor '{member}'")
+
+    # -- derived quantities -----------------------------------------------------------------
+
+    def compile_derived(self) -> None:
+        """Compile derived quantities in dependency order, each once, referred to by index.
+
+        Nothing here recurses along a chain of derived quantities, so a chain of any length or a
+        DAG whose inlined expansion would double at each level compiles in linear time.
+        """
+        names = list(self.derived)
+        direct = {
+            name: sorted(referenced_names(self.derived[name].item.expr) & self.derived.keys())
+            for name in names
+        }
+        order, cyclic = _topological(names, direct)
+        for cycle in cyclic:
+            chain = " -> ".join([*cycle, cycle[0]])
+            self.problem(
+                self._mention(self.derived[cycle[-1]], cycle[0]),
+                f"derived quantities form a cycle: {chain}",
+            )
+            for name in cycle:
+                self.namespace.done[name] = const(0.0, NUM)
+        reads: dict[int, frozenset[int]] = {}
+        for name in order:
+            located = self.derived[name]
+            try:
+                node = compile_expression(located.item.expr, self.namespace)
+            except ExpressionError as error:
+                self.expression_problem(located, "expr", error)
+                node = const(0.0, NUM)
+            if not any(isinstance(a, Node) for a in node.args):
+                self.namespace.done[name] = node  # a constant or a plain name: used as it is
+                continue
+            index = len(self.derived_table)
+            needs = frozenset(
+                j for part in _derived_refs(node) for j in (part, *reads.get(part, frozenset()))
+            )
+            reads[index] = needs
+            self.derived_table.append(node)
+            self.derived_names.append(name)
+            self.derived_deps.append(tuple(sorted(needs)))
+            self.namespace.done[name] = Node("derived", (index,), node.type)
+
+    def _mention(self, located: Located, name: str) -> Position:
+        """The position of the first mention of ``name`` in a derived quantity's expression."""
+        text = str(located.item.expr)
+        found = re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text)
+        if found is None:
+            return located.at("expr")
+        line = text.count("\n", 0, found.start()) + 1
+        col = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        return located.source.inside((*located.path, "expr"), line, col)
+
+    # -- actors in play ---------------------------------------------------------------------
+
+    def actor_in_play(self, actor: str) -> Node:
+        """Whether an actor is in play: every one of alive, free and exists that it declares."""
+        terms = [
+            Node("slot", (self.slot_index[f"{actor}.{s}"],), BOOL)
+            for s in STATUS
+            if f"{actor}.{s}" in self.slot_index
+        ]
+        return _conjunction(terms)
+
+    def office_in_play(self, office: int) -> Node:
+        """Whether an office's holder is in play (a vacant office's holder never is)."""
+        code = Node("slot", (office,), self.slots[office].type)
+        domain = self.actor_domain()
+        terms = []
+        for status in STATUS:
+            slots = tuple(self.slot_index.get(f"{a}.{status}", -1) for a in domain)
+            if any(s >= 0 for k, s in enumerate(slots) if k):
+                fill = tuple(0.0 if a == "none" else 1.0 for a in domain)
+                terms.append(gather(code, slots, fill, BOOL))
+        if not terms:
+            terms.append(Node("ne", (code, const(0.0, code.type)), BOOL))
+        return _conjunction(terms)
+
+    def offices(self) -> dict[str, int]:
+        """Every office: a categorical slot whose values are the actors."""
+        domain = Categorical(self.actor_domain())
+        return {s.name: i for i, s in enumerate(self.slots) if s.type == domain}
+
+    def event_in_play(self, located: Located, refs: list[str], actors: set[str]) -> Node:
+        offices = self.offices()
+        terms = []
+        for i, ref in enumerate(refs):
+            if ref in actors:
+                terms.append(self.actor_in_play(ref))
+            elif ref in offices:
+                terms.append(self.office_in_play(offices[ref]))
+            elif "." in ref:
+                self.problem(
+                    located.at("actors", i), f"'{ref}' is not an office (a categorical of actors)"
+                )
+            else:
+                self.problem(located.at("actors", i), f"unknown actor '{ref}'")
+        flat: list[Node] = []
+        for term in terms:
+            flat += [t for t in term.args if isinstance(t, Node)] if term.op == "and" else [term]
+        return _conjunction([t for t in flat if t.op != "const"])
 
     def _attributes(self, located: Located, prefix: str, table: Any, keys: tuple) -> None:
         for name, value in table.items():
@@ -394,9 +538,7 @@ class _Builder:
                 first, last = months[0], months[1]
                 if first > last:
                     self.problem(located.at("window"), "window ends before it starts")
-        for i, actor in enumerate(item.actors):
-            if actor not in actors:
-                self.problem(located.at("actors", i), f"unknown actor '{actor}'")
+        in_play = self.event_in_play(located, list(item.actors), actors)
         when = self._boolean(located, "when", item.when)
         hazard = None
         if item.hazard is not None:
@@ -426,6 +568,7 @@ class _Builder:
             options,
             tuple(item.sources),
             item.narrate,
+            in_play,
         )
 
     def _unique_options(self, located: Located, item: schema.Event) -> None:
@@ -531,6 +674,66 @@ class _Builder:
         return facts
 
 
+STATUS = ("alive", "free", "exists")
+"""The boolean attributes that decide whether an actor is in play (those it declares)."""
+
+
+def _conjunction(terms: list[Node]) -> Node:
+    if not terms:
+        return const(True, BOOL)
+    return terms[0] if len(terms) == 1 else Node("and", tuple(terms), BOOL)
+
+
+def _derived_refs(node: Node) -> set[int]:
+    """Indices of the derived quantities a tree refers to directly."""
+    found: set[int] = set()
+    stack = [node]
+    while stack:
+        part = stack.pop()
+        if part.op == "derived":
+            found.add(int(part.args[0]))  # type: ignore[call-overload]
+        stack.extend(a for a in part.args if isinstance(a, Node))
+    return found
+
+
+def _topological(
+    names: list[str], direct: dict[str, list[str]]
+) -> tuple[list[str], list[list[str]]]:
+    """Order names so that each comes after what it uses (declaration order otherwise), without
+    recursion; return the order and the cycles found (names in a cycle are left out)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    order: list[str] = []
+    cycles: list[list[str]] = []
+    for root in names:
+        if root in state:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            name, next_child = stack.pop()
+            if next_child == 0:
+                if state.get(name) == 2:
+                    continue
+                state[name] = 1
+                path.append(name)
+            children = direct[name]
+            if next_child < len(children):
+                stack.append((name, next_child + 1))
+                child = children[next_child]
+                if state.get(child) == 1:
+                    cycle = path[path.index(child) :]
+                    if not any(set(cycle) == set(c) for c in cycles):
+                        cycles.append(cycle)
+                elif child not in state:
+                    stack.append((child, 0))
+                continue
+            state[name] = 2
+            path.pop()
+            order.append(name)
+    in_cycle = {n for c in cycles for n in c}
+    return [n for n in order if n not in in_cycle], cycles
+
+
 def _is_id(name: str) -> bool:
     return bool(name) and name[0].isalpha() and name.islower() and name.replace("_", "a").isalnum()
 
@@ -557,11 +760,11 @@ def compile_scenario(
     """Resolve names and compile every section; raise ScenarioError with all problems found."""
     builder = _Builder(manifest, files, content)
     builder.check_duplicates()
+    builder.check_groups()
     builder.build_actor_slots()
     builder.build_variable_slots()
     parameters = builder.build_parameter_slots()
-    for located in builder.sections["derived"]:
-        builder.namespace.derived(located.item.id)
+    builder.compile_derived()
     events = builder.compile_events(builder.order_events())
     outcomes = builder.compile_outcomes()
     facts = builder.compile_facts()
@@ -587,6 +790,12 @@ def compile_scenario(
         whatifs=[x.item for x in builder.sections["whatifs"]],
         posterior=matrix,
         derived_nodes=dict(builder.namespace.done),
+        derived_table=tuple(builder.derived_table),
+        derived_names=tuple(builder.derived_names),
+        derived_deps=tuple(builder.derived_deps),
+        offices=builder.offices(),
+        in_play={a.item.id: builder.actor_in_play(a.item.id) for a in builder.sections["actors"]},
+        groups={g.item.id: tuple(g.item.members) for g in builder.sections["groups"]},
         files=[f.name for f in files],
     )
 
@@ -624,6 +833,7 @@ def iter_nodes(scenario: Scenario) -> Iterator[Node]:
     """Yield the root of every compiled expression of a scenario."""
     for event in scenario.events:
         yield event.when
+        yield event.in_play
         if event.hazard is not None:
             yield event.hazard
         yield from (e.expr for e in event.effects)
@@ -632,6 +842,7 @@ def iter_nodes(scenario: Scenario) -> Iterator[Node]:
             yield from (e.expr for e in option.effects)
     yield from (o.expr for o in scenario.outcomes)
     yield from (f.condition for f in scenario.facts)
+    yield from scenario.derived_table
 
 
 class ScenarioNamespace:
@@ -666,3 +877,11 @@ class ScenarioNamespace:
     def is_prefix(self, dotted: str) -> bool:
         """Whether ``dotted`` starts some slot name (an actor, say)."""
         return dotted in self.prefixes
+
+    def actor_domain(self) -> Categorical:
+        """The actors as a categorical type (for office holders)."""
+        return Categorical(self.scenario.actor_domain)
+
+    def gather(self, attribute: str) -> tuple[tuple[int, ...], ValueType] | str:
+        """The slots of ``attribute`` over every actor and their type, or a message why not."""
+        return gather_table(self.scenario.actor_domain, attribute, self.slot)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kremlinology.limits import MAX_PROBLEMS, message
 
@@ -14,6 +14,8 @@ class Position:
     file: str
     line: int = 1
     col: int = 1
+    context: str = field(default="", compare=False)
+    """Where a generated item came from, e.g. ``in for_each actor=molotov`` (empty otherwise)."""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
@@ -31,7 +33,8 @@ class Problem:
         object.__setattr__(self, "message", message(self.message))
 
     def __str__(self) -> str:
-        return f"{self.position}: {self.message}"
+        context = f"{self.position.context}: " if self.position.context else ""
+        return f"{self.position}: {context}{self.message}"
 
 
 class KremlinologyError(Exception):

@@ -5,7 +5,35 @@ dispatch table maps each allowed node type to a handler, and any other node type
 result is a tree of :class:`Node` objects whose leaves are state slots, event records, the month and
 constants.
 Two interpreters run these trees: ``engine.vector`` over NumPy arrays of all timelines at once, and
-``engine.reference`` over one timeline's plain Python values.
+``engine.reference`` over one timeline's plain Python values (a third, compiled kernel must agree
+with both).
+
+The operations (``Node.op``, its ``args`` and what every kernel must compute):
+
+- ``const (value,)``: a number or boolean; ``str (text,)``: a string (only ever compared away);
+- ``slot (index,)``: the state slot's value (booleans are stored 0/1 and read as ``!= 0``;
+  categories as their code);
+- ``month ()``: the month number (``year * 12 + month - 1``);
+- ``fired (e,)``: event ``e`` has fired (its last firing month is ``>= 0``); ``since (e,)``: months
+  since its last firing, ``NEVER_MONTHS`` if never; ``chose (e, o)``: it fired and its last firing
+  took option ``o``;
+- ``tonum (x,)``: a boolean as 1.0 / 0.0; ``neg``, ``not``, ``abs``, ``logistic (x,)``;
+- ``add sub mul div mod (a, b)``: arithmetic, where ``a / 0`` and ``a % 0`` are 0 and ``%`` is
+  NumPy's ``remainder`` (the sign of the divisor);
+- ``lt le gt ge eq ne (a, b)``; ``and``/``or`` (any number of booleans);
+  ``min``/``max`` (two or more numbers, NaN if any is NaN), ``clip (x, lo, hi)`` =
+  ``min(max(x, lo), hi)``; ``if (cond, then, else)``;
+- ``gather (code, slots, fill)``: the **holder of an office**. ``code`` is a node whose value is a
+  category code of the actor domain (``none`` is code 0, then every actor in declaration order);
+  ``slots`` and ``fill`` are tuples of that domain's length. The value is
+  ``values[slots[c]]`` where ``slots[c] >= 0``, else ``fill[c]`` (the holder lacks the attribute,
+  or the office is vacant), with ``c = int(code)`` clipped to the domain. A boolean gather reads
+  ``!= 0`` like a slot. ``secretariat.first_secretary.holder.hardline`` compiles to one;
+- ``derived (k,)``: the value of derived quantity ``k`` (its tree: ``Scenario.derived_table[k]``).
+  Derived quantities are compiled by reference, in dependency order (a tree only refers to lower
+  indices), and each is evaluated at most once per state: kernels cache its value until a slot,
+  an event record or the month changes (``Scenario.derived_deps[k]`` lists, in order, every
+  derived quantity that ``k`` needs, so a cache can be filled without recursion).
 """
 
 from __future__ import annotations
@@ -89,6 +117,13 @@ class Namespace(Protocol):
     def is_prefix(self, dotted: str) -> bool:
         """Return whether ``dotted`` starts a declared dotted name (an actor, a group)."""
 
+    def actor_domain(self) -> Categorical:
+        """Return the categories of an office (``none`` and every actor)."""
+
+    def gather(self, attribute: str) -> tuple[tuple[int, ...], ValueType] | str:
+        """Return the slot of ``actor.attribute`` for each code of the actor domain (-1 where the
+        actor has none) and the attribute's type, or a message saying why it cannot be read."""
+
 
 def const(value: float | bool, value_type: ValueType) -> Node:
     """Return a constant node."""
@@ -122,6 +157,17 @@ def mask_dates(source: str) -> tuple[str, set[tuple[int, int]]]:
         col = start - (source.rfind("\n", 0, start) + 1)
         marks.add((line, col))
     return "".join(out), marks
+
+
+HOLDER = "holder"
+"""The word that dereferences an office: ``office.holder.attribute``."""
+
+
+def gather(
+    code: Node, slots: tuple[int, ...], fill: tuple[float, ...], value_type: ValueType
+) -> Node:
+    """Return the node reading ``slots[code]`` (or ``fill[code]`` where a slot is -1)."""
+    return Node("gather", (code, tuple(slots), tuple(fill)), value_type)
 
 
 FUNCTIONS = ("min", "max", "clip", "abs", "logistic", "fired", "months_since", "chose")
@@ -229,13 +275,45 @@ class _Compiler:
         parts.append(current.id)
         for part in parts:
             _refuse_dunder(self, node, part)
-        dotted = ".".join(reversed(parts))
+        parts.reverse()
+        if HOLDER in parts:
+            return self._holder(node, parts)
+        dotted = ".".join(parts)
         found = self.ns.slot(dotted)
         if found is None:
             if self.ns.is_prefix(dotted):
                 raise self.fail(node, f"'{dotted}' is a group; name one of its attributes")
             raise self.fail(node, f"unknown name '{dotted}'")
         return Node("slot", (found[0],), found[1])
+
+    def _holder(self, node: ast.Attribute, parts: list[str]) -> Node:
+        """``office.holder.attribute``: a gather over the holder's slot (chains allowed)."""
+        segments: list[list[str]] = [[]]
+        for part in parts:
+            if part == HOLDER:
+                segments.append([])
+            else:
+                segments[-1].append(part)
+        if any(not segment for segment in segments):
+            raise self.fail(node, "write OFFICE.holder.ATTRIBUTE (e.g. ruler.holder.power)")
+        office_name = ".".join(segments[0])
+        found = self.ns.slot(office_name)
+        if found is None:
+            raise self.fail(node, f"unknown name '{office_name}'")
+        code = Node("slot", (found[0],), found[1])
+        domain = self.ns.actor_domain()
+        reached = office_name
+        for segment in segments[1:]:
+            if code.type != domain:
+                raise self.fail(node, f"'{reached}' is not an office (a categorical of actors)")
+            attribute = ".".join(segment)
+            table = self.ns.gather(attribute)
+            if isinstance(table, str):
+                raise self.fail(node, table)
+            slots, value_type = table
+            code = gather(code, slots, (0.0,) * len(slots), value_type)
+            reached = f"{reached}.holder.{attribute}"
+        return code
 
     def _unary(self, node: ast.UnaryOp, expect: Categorical | None) -> Node:
         operand = self.visit(node.operand)
@@ -475,3 +553,20 @@ def walk(node: Node) -> list[Node]:
         if isinstance(arg, Node):
             found.extend(walk(arg))
     return found
+
+
+def referenced_names(source: str | float | bool) -> set[str]:
+    """Return the bare names an expression mentions (nothing for text that does not parse).
+
+    Used to order derived quantities before compiling them; errors are reported by the compiler.
+    """
+    if not isinstance(source, str) or len(source) > MAX_LENGTH:
+        return set()
+    masked, _marks = mask_dates(source.replace("\n", " ").replace("\r", " "))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse("(" + masked + ")", mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}

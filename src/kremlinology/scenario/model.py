@@ -58,6 +58,9 @@ class CompiledEvent:
     options: tuple[CompiledOption, ...]
     sources: tuple[str, ...]
     narrate: str | None
+    in_play: Node = field(default_factory=lambda: Node("const", (True,), "bool"))
+    """True where every actor of ``actors`` (and the holder of every office among them) is in
+    play; the engines never fire the event, forced or not, where it is false."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,17 @@ class Scenario:
     derived: list[schema.Derived]
     whatifs: list[schema.WhatIf]
     derived_nodes: dict[str, Node] = field(default_factory=dict)
+    """Name -> the node that reads it: ``derived (k,)``, or a constant or slot used as it is."""
+    derived_table: tuple[Node, ...] = ()
+    """The tree of each derived quantity by index; a tree refers only to lower indices."""
+    derived_names: tuple[str, ...] = ()
+    derived_deps: tuple[tuple[int, ...], ...] = ()
+    """For each derived quantity, every one it needs (directly or not), in ascending order."""
+    offices: dict[str, int] = field(default_factory=dict)
+    """Office name (a categorical slot over the actors) -> slot index."""
+    in_play: dict[str, Node] = field(default_factory=dict)
+    """Actor id -> the condition that it is in play (alive, free, exists: those it declares)."""
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     posterior: np.ndarray | None = None  # rows of parameter values, columns in `parameters` order
     files: list[str] = field(default_factory=list)
 
@@ -120,6 +134,11 @@ class Scenario:
     def version(self) -> str:
         """The scenario's version (from its manifest)."""
         return self.manifest.version
+
+    @property
+    def actor_domain(self) -> tuple[str, ...]:
+        """The categories of an office: ``none``, then every actor in declaration order."""
+        return ("none", *(a.id for a in self.actors if a.id != "none"))
 
     @property
     def months(self) -> int:

@@ -1,0 +1,190 @@
+"""The coherence audit: each rule is caught on a scenario built to break it, and the bundled
+scenarios' baselines and catalogue what-ifs are clean (the Thaw's, until it is rebuilt, are
+strict xfail)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import kremlinology.api as k
+from conftest import TESTBED, vector_logs, write_scenario
+from kremlinology.cli import app
+from kremlinology.scenario.expressions import BOOL, Node
+from kremlinology.scenario.loader import load_scenario
+from kremlinology.scenario.model import Scenario
+
+CAST = """
+actors:
+  - id: tsar
+    name: Ivan the Terrible
+    kind: person
+    attributes: {alive: true, free: true}
+  - id: boyar
+    name: Boris Godunov
+    kind: person
+    attributes: {alive: true, free: true}
+  - id: duma
+    name: The Boyar Duma
+    kind: institution
+    attributes: {exists: true}
+variables:
+  - {id: ruler, type: categorical, values: actors, initial: tsar}
+events:
+  - id: arrest
+    label: The boyar is arrested
+    window: [2000-01, 2000-01]
+    hazard: "0.5"
+    effects: {boyar.free: false}
+  - id: dissolve
+    label: The duma is dissolved
+    window: [2000-01, 2000-01]
+    hazard: "0.3"
+    effects: {duma.exists: false}
+  - id: speech
+    label: The boyar speaks in the duma
+    window: [2000-02, 2000-12]
+    once: false
+    actors: [boyar, duma]
+    narrate: "In {month} Godunov spoke to the Boyar Duma."
+  - id: decree
+    label: A decree
+    window: [2000-03, 2000-03]
+    actors: [ruler]
+    narrate: "In {month} {ruler} issued a decree."
+  - id: rumour
+    label: A rumour
+    window: [2000-04, 2000-04]
+    hazard: "0.5"
+    actors: [boyar]
+    narrate: "In {month} it was whispered that Ivan the Terrible feared Godunov."
+  - id: feast
+    label: A feast
+    window: [2000-05, 2000-06]
+    hazard: "0.5"
+whatifs:
+  - id: late_feast
+    title: A feast forced at the last moment
+    description: The feast is forced in the last month of its window.
+    intervention: "do(feast @ 2000-06)"
+  - id: early_feast
+    title: A feast forced early
+    description: The feast is forced in the first month of its window.
+    intervention: "do(feast @ 2000-05)"
+"""
+
+
+@pytest.fixture(scope="module")
+def cast(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    folder = write_scenario(tmp_path_factory.mktemp("cast"), {"cast.yaml": CAST})
+    return load_scenario(folder)
+
+
+def test_a_kernel_that_ignored_the_in_play_rule_would_be_caught(cast: Scenario) -> None:
+    true = Node("const", (True,), BOOL)
+    broken = dataclasses.replace(
+        cast, events=[dataclasses.replace(e, in_play=true) for e in cast.events]
+    )
+    report = k.audit(None, broken, 400, 2)
+    # worked out from the logs: the speech fires in all 11 months from February and is out of play
+    # wherever the boyar was arrested or the duma dissolved in January; the rumour is out of play
+    # wherever it fired (draws are those of the correct kernel) after the boyar's arrest
+    logs, broken_logs = vector_logs(cast, 2, 400), vector_logs(broken, 2, 400)
+    gone = sum(any(e in ("arrest", "dissolve") for _, e, _ in log) for log in logs)
+    rumours = sum(
+        any(e == "arrest" for _, e, _ in log) and any(e == "rumour" for _, e, _ in other)
+        for log, other in zip(logs, broken_logs, strict=True)
+    )
+    assert gone > 100 and rumours > 50
+    assert report.firings_out_of_play == 11 * gone + rumours
+    rules = {e["rule"] for e in report.examples}
+    assert "firing_out_of_play" in rules
+    assert k.audit(None, cast, 400, 2).firings_out_of_play == 0
+
+
+def test_sentences_naming_an_absent_man_are_counted(cast: Scenario) -> None:
+    report = k.audit(None, cast, 400, 3)
+    logs = vector_logs(cast, 3, 400)
+    # the rumour names the tsar, who is not among its actors; the speech and the decree name only
+    # their actors (Godunov by his short name, the ruler through the office) and are fine
+    rumours = sum(e == "rumour" for log in logs for _, e, _ in log)
+    assert rumours > 50
+    assert report.sentences_naming_absent == rumours
+    assert {e["event"] for e in report.examples} == {"rumour"}
+    example = report.examples[0]
+    assert example["actor"] == "tsar"
+    assert (
+        example["text"] == "In April 2000 it was whispered that Ivan the Terrible feared Godunov."
+    )
+    assert report.firings_out_of_play == 0
+
+
+def test_forced_firings_at_the_end_of_a_window_are_counted(cast: Scenario) -> None:
+    late = k.audit("late_feast", cast, 300, 4, condition=False)
+    early = k.audit("early_feast", cast, 300, 4, condition=False)
+    assert early.forced_at_window_end == 0
+    # the feast is forced in June wherever it did not happen in May (a once event)
+    logs = vector_logs(cast, 4, 300)
+    may = sum(any(m == cast.start + 4 and e == "feast" for m, e, _ in log) for log in logs)
+    assert late.forced_at_window_end == 300 - may
+    assert 100 < may < 200
+
+
+def test_the_audit_command_prints_json_and_exits_1_on_findings(cast: Scenario) -> None:
+    runner = CliRunner()
+    folder = str(cast.path)
+    found = runner.invoke(
+        app, ["audit", "--baseline", "--scenario", folder, "--runs", "200", "--json"]
+    )
+    assert found.exit_code == 1, found.output
+    data = json.loads(found.stdout)
+    assert set(data) >= {
+        "query",
+        "runs",
+        "seed",
+        "firings_out_of_play",
+        "sentences_naming_absent",
+        "examples",
+    }
+    assert data["runs"] == 200 and data["seed"] == 1 and data["sentences_naming_absent"] > 0
+    assert set(data["examples"][0]) >= {"timeline", "month", "event", "actor", "text"}
+    clean = runner.invoke(app, ["audit", "no_plot", "--scenario", str(TESTBED), "--runs", "100"])
+    assert clean.exit_code == 0, clean.output
+    assert "clean" in clean.stdout
+    both = runner.invoke(app, ["audit", "no_plot", "--baseline", "--scenario", str(TESTBED)])
+    assert both.exit_code == 2
+
+
+def _cases(name: str) -> list[str | None]:
+    return [None, *(w.id for w in load_scenario(name).whatifs)]
+
+
+@pytest.mark.parametrize("query", _cases(str(TESTBED)))
+def test_the_testbed_is_coherent(testbed: Scenario, query: str | None) -> None:
+    report = k.audit(query, testbed, 400, 1)
+    assert report.clean, report.to_dict()
+
+
+THAW_REBUILD = "the Thaw names men outside its events' actors; its rebuild (issue 10) fixes it"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param(q, marks=pytest.mark.xfail(strict=True, reason=THAW_REBUILD))
+        for q in _cases("thaw")
+    ],
+)
+def test_the_thaw_is_coherent(query: str | None) -> None:
+    report = k.audit(query, "thaw", 16, 1)
+    assert report.clean, {key: v for key, v in report.to_dict().items() if key != "examples"}
+
+
+def test_kernel_in_play_rule_holds_in_the_thaw_baseline() -> None:
+    # what the Thaw cannot fail today: no firing with an actor out of play, no forced firing late
+    report = k.audit(None, "thaw", 24, 1)
+    assert report.firings_out_of_play == 0 and report.forced_at_window_end == 0
