@@ -24,6 +24,7 @@ from conftest import TESTBED, vector_logs, write_scenario
 from kremlinology.cli import app
 from kremlinology.counterfactual.interventions import parse_interventions, to_plan
 from kremlinology.counterfactual.query import WhatIfResult
+from kremlinology.counterfactual.replay import replay
 from kremlinology.engine.state import NO_PLAN
 from kremlinology.months import parse_month
 from kremlinology.narrate import formats
@@ -32,7 +33,6 @@ from kremlinology.narrate.chronicle import (
     Chronicle,
     ChronicleError,
     chronicle,
-    replay,
 )
 from kremlinology.narrate.families import families, log_probabilities, surprising
 from kremlinology.narrate.templates import Narrator, TemplateError, check_templates, fill

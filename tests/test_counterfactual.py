@@ -211,7 +211,7 @@ def test_drivers_rank_a_deciding_parameter_above_an_irrelevant_one(testbed) -> N
 
     result = k.whatif("set(unrest = 5 @ 2000-03)", testbed, runs=8000, seed=4, workers=1)
     names = [p.model.id for p in testbed.parameters]
-    rules = dict((c[0], c[2]) for c in outcome_columns(testbed, result.twin.whatif.outcomes))
+    rules = {c.id: c.values for c in outcome_columns(testbed, result.twin.whatif.outcomes)}
     king_rules = rules["king_rules"]
     zeal = correlation_ratio(result.twin.parameters[names.index("zeal")], king_rules)
     luck = correlation_ratio(result.twin.parameters[names.index("luck")], king_rules)

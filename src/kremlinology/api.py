@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kremlinology import limits
 from kremlinology.analysis.audit import AuditReport
@@ -17,15 +19,45 @@ from kremlinology.counterfactual.claims import ClaimResult, test_claim
 from kremlinology.counterfactual.interventions import divergence_month, to_plan
 from kremlinology.counterfactual.query import WhatIfResult, run_whatif
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
-from kremlinology.engine.rng import check_seed
-from kremlinology.engine.simulate import DEFAULT_CHUNK, check_runs, run_timelines
+from kremlinology.engine.simulate import DEFAULT_CHUNK, run_timelines
 from kremlinology.engine.state import Plan
+from kremlinology.limits import check_runs, check_seed
 from kremlinology.narrate.chronicle import Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell
 from kremlinology.narrate.report import write_report
 from kremlinology.narrate.templates import Narrator
+from kremlinology.narrate.verdicts import claim_verdict, whatif_html, whatif_verdict
 from kremlinology.scenario.loader import load_scenario as _load
 from kremlinology.scenario.model import Scenario
+
+
+@dataclasses.dataclass
+class WhatIf(WhatIfResult):
+    """A what-if answer as the API gives it: the result's data, with its words attached."""
+
+    def verdict(self, limit: int = 3) -> list[str]:
+        """A few plain sentences on the largest changes (``narrate.verdicts``)."""
+        return whatif_verdict(self, limit)
+
+    def _repr_html_(self) -> str:
+        return whatif_html(self)
+
+
+@dataclasses.dataclass
+class Claim(ClaimResult):
+    """A claim's test as the API gives it: PN and PS, with the verdict sentence attached."""
+
+    def verdict(self) -> str:
+        """One sentence on whether the cause was necessary, and sufficient (``narrate``)."""
+        return claim_verdict(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's data and its verdict (the CLI's ``claim --json`` object)."""
+        return {**super().to_dict(), "verdict": self.verdict()}
+
+
+def _fields(result: Any) -> dict[str, Any]:
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
 
 
 def auto_workers(workers: int, runs: int) -> int:
@@ -85,22 +117,19 @@ def whatif(
     condition: bool = True,
     workers: int = 0,
     progress: Callable[[int, int], None] | None = None,
-) -> WhatIfResult:
+) -> WhatIf:
     """Answer a what-if on twin worlds: an intervention, a catalogue id or free text.
 
-    Returns a WhatIfResult with paired effects, drivers, divergence profile and admissibility.
-    Raises InterventionError/QueryError for a query that does not parse or match.
+    Returns a WhatIf (a WhatIfResult with ``verdict()``) with paired effects, drivers,
+    divergence profile and admissibility. Raises InterventionError/QueryError for a query that
+    does not parse or match, ValueError for runs or a seed out of range.
     """
     loaded = _scenario(scenario)
-    return run_whatif(
-        loaded,
-        query,
-        check_runs(runs),
-        check_seed(seed),
-        condition,
-        auto_workers(workers, runs),
-        progress,
+    workers = auto_workers(workers, runs)
+    found = run_whatif(
+        loaded, query, check_runs(runs), check_seed(seed), condition, workers, progress
     )
+    return WhatIf(**_fields(found))
 
 
 def claim(
@@ -112,18 +141,17 @@ def claim(
     *,
     condition: bool = True,
     workers: int = 0,
-) -> ClaimResult:
-    """Test "EFFECT because CAUSE": probabilities of necessity and sufficiency with intervals."""
+) -> Claim:
+    """Test "EFFECT because CAUSE": probabilities of necessity and sufficiency with intervals.
+
+    Raises ClaimError when the cause or effect names nothing clearly enough.
+    """
     loaded = _scenario(scenario)
-    return test_claim(
-        loaded,
-        cause,
-        effect,
-        check_runs(runs),
-        check_seed(seed),
-        condition,
-        workers=auto_workers(workers, runs),
+    workers = auto_workers(workers, runs)
+    found = test_claim(
+        loaded, cause, effect, check_runs(runs), check_seed(seed), condition, workers=workers
     )
+    return Claim(**_fields(found))
 
 
 def history(

@@ -22,6 +22,9 @@ cores (results never depend on the number of workers, so this only saves the mac
 MAX_RUNS = 100_000_000
 """Most timelines any computation may simulate (the engine's hard bound)."""
 
+MAX_SEED = 2**63 - 1
+"""Seeds are the first 63-bit word of the Philox key (see ``engine.rng``)."""
+
 MAX_CHUNK_SIZE = 262_144
 """Most timelines simulated in one block (``chunk_size``): a block's state is held in memory at
 once, so this bounds memory whatever ``runs`` is (results never depend on the block size)."""
@@ -118,14 +121,38 @@ def check_workers(workers: object, name: str = "workers") -> int:
     return min(workers, cores())
 
 
-def check_runs(runs: object, limit: int = MAX_RUNS, name: str = "runs") -> int:
+def check_whole(value: object, name: str, low: int, high: int, where: str = "") -> int:
+    """Return ``value`` as an int if it is a whole number (not a bool) within [low, high].
+
+    Otherwise raise ValueError naming ``name`` and the bounds (``where`` is appended to them, for
+    a bound that depends on the place, such as " on this server"). The one check of every whole
+    number a user gives: runs, seeds, timelines (engine, API, CLI and web).
+    """
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be a whole number, not {shorten(repr(value))}")
+    number = int(value.__index__())
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low:,} and {high:,}{where}, not {number:,}")
+    return number
+
+
+def parse_whole(text: str, name: str, low: int, high: int) -> int:
+    """Parse a whole number typed by a user (``_`` between digits allowed) within [low, high]."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not '{shorten(text)}'") from None
+    return check_whole(value, name, low, high)
+
+
+def check_runs(runs: object, limit: int = MAX_RUNS, name: str = "runs", where: str = "") -> int:
     """Return ``runs`` if it is a whole number from 1 to ``limit``; raise ValueError otherwise."""
-    if isinstance(runs, bool) or not hasattr(runs, "__index__"):
-        raise ValueError(f"{name} must be a whole number, not {shorten(repr(runs))}")
-    value = int(runs.__index__())
-    if not 1 <= value <= limit:
-        raise ValueError(f"{name} must be between 1 and {limit:,}, not {value:,}")
-    return value
+    return check_whole(runs, name, 1, limit, where)
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """Return ``seed`` if it is a whole number from 0 to MAX_SEED; raise ValueError otherwise."""
+    return check_whole(seed, name, 0, MAX_SEED)
 
 
 def number_problem(value: object) -> str | None:

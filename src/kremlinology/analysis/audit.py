@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from kremlinology.counterfactual.audit import AuditedWorlds
 from kremlinology.engine.firings import StatusFiring
+from kremlinology.engine.state import Plan
 from kremlinology.months import format_month
 from kremlinology.scenario.model import CompiledEvent, Scenario
 from kremlinology.scenario.templates import short_name
@@ -31,6 +31,16 @@ from kremlinology.scenario.templates import short_name
 Sentence = Callable[[CompiledEvent, int, "int | None", Mapping[str, str]], str]
 MAX_EXAMPLES = 20
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class AuditedWorlds(Protocol):
+    """What the audit reads of logged worlds (the counterfactual layer's ``AuditedWorlds``)."""
+
+    plan: Plan
+    runs: int
+    seed: int
+    kept: int
+    worlds: dict[str, list[StatusFiring]]
 
 
 @dataclass
@@ -53,6 +63,7 @@ class AuditReport:
         return not any(counts)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as the JSON object of ``audit --json``."""
         return {
             "query": self.query,
             "runs": self.runs,

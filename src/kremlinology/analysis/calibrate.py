@@ -49,6 +49,7 @@ class Calibration:
 
     @property
     def accepted(self) -> int:
+        """How many parameter sets were accepted."""
         return int(self.samples.shape[0])
 
 

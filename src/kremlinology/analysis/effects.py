@@ -1,24 +1,40 @@
-"""Paired effects of an intervention, drivers of outcomes, and the divergence profile."""
+"""Paired effects of an intervention, drivers of outcomes, and the divergence profile.
+
+Data in, data out: every function takes the scenario and per-timeline arrays (outcomes as
+``(outcomes, timelines)``, parameters as ``(parameters, timelines)``, first firing months as
+``(events, timelines)``) and returns plain rows; nothing here knows how the arrays were made.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from kremlinology.analysis.intervals import Z95, newcombe_paired
-from kremlinology.counterfactual.twin import TwinRun
 from kremlinology.engine.simulate import outcome_kind
 from kremlinology.months import format_month
 from kremlinology.scenario.expressions import Categorical
 from kremlinology.scenario.model import Scenario
 
 
-def outcome_columns(
-    scenario: Scenario, values: np.ndarray
-) -> list[tuple[str, str, np.ndarray, bool]]:
-    """Expand outcome values into (id, label, per-timeline values, is_binary) columns."""
+@dataclass(frozen=True)
+class OutcomeColumn:
+    """One column of outcome values: an outcome, or one category of a categorical outcome."""
+
+    id: str
+    label: str
+    values: np.ndarray  # (timelines,) float64; 0/1 when binary
+    binary: bool
+
+
+def outcome_columns(scenario: Scenario, values: np.ndarray) -> list[OutcomeColumn]:
+    """Expand outcome values ``(outcomes, timelines)`` into columns, in scenario order.
+
+    A categorical outcome gives one 0/1 column per category (``id.category``).
+    """
     columns = []
     for i, outcome in enumerate(scenario.outcomes):
         kind = outcome_kind(scenario, i)
@@ -27,11 +43,11 @@ def outcome_columns(
             assert isinstance(outcome.expr.type, Categorical)
             for code, category in enumerate(outcome.expr.type.domain):
                 indicator = (row == code).astype(np.float64)
-                columns.append(
-                    (f"{outcome.id}.{category}", f"{outcome.label}: {category}", indicator, True)
-                )
+                ident, label = f"{outcome.id}.{category}", f"{outcome.label}: {category}"
+                columns.append(OutcomeColumn(ident, label, indicator, True))
         else:
-            columns.append((outcome.id, outcome.label, row.astype(np.float64), kind == "boolean"))
+            binary = kind == "boolean"
+            columns.append(OutcomeColumn(outcome.id, outcome.label, row.astype(np.float64), binary))
     return columns
 
 
@@ -60,24 +76,30 @@ def paired_effect(before: np.ndarray, after: np.ndarray, binary: bool) -> dict[s
     }
 
 
-def effects(twin: TwinRun) -> list[dict[str, Any]]:
-    """Return one row per outcome column, in scenario order."""
-    factual = outcome_columns(twin.scenario, twin.factual.outcomes)
-    whatif = outcome_columns(twin.scenario, twin.whatif.outcomes)
+def effects(scenario: Scenario, factual: np.ndarray, whatif: np.ndarray) -> list[dict[str, Any]]:
+    """One row per outcome column (scenario order): the paired effect of the what-if.
+
+    ``factual`` and ``whatif`` are the two worlds' outcome values, timeline ``k`` of one paired
+    with timeline ``k`` of the other.
+    """
     rows = []
-    for (ident, label, before, binary), (_, _, after, _) in zip(factual, whatif, strict=True):
-        kind = "boolean" if binary else "number"
-        rows.append(
-            {"id": ident, "label": label, "kind": kind, **paired_effect(before, after, binary)}
-        )
+    pairs = zip(outcome_columns(scenario, factual), outcome_columns(scenario, whatif), strict=True)
+    for before, after in pairs:
+        kind = "boolean" if before.binary else "number"
+        effect = paired_effect(before.values, after.values, before.binary)
+        rows.append({"id": before.id, "label": before.label, "kind": kind, **effect})
     return rows
 
 
-def divergence_profile(twin: TwinRun) -> list[dict[str, Any]]:
-    """Month by month from the divergence: the share of twin pairs whose states differ."""
-    shares = twin.differ / max(twin.kept, 1)
+def divergence_profile(differ: np.ndarray, pairs: int, divergence: int) -> list[dict[str, Any]]:
+    """Month by month from ``divergence``: the share of the ``pairs`` whose states differ.
+
+    ``differ[k]`` counts the pairs that differ at the start of month ``divergence + k``; its last
+    entry is after the last month (``"end"``).
+    """
+    shares = differ / max(pairs, 1)
     return [
-        {"month": format_month(twin.divergence + k), "share": float(share)}
+        {"month": format_month(divergence + k), "share": float(share)}
         for k, share in enumerate(shares[:-1])
     ] + [{"month": "end", "share": float(shares[-1])}]
 
@@ -108,33 +130,52 @@ def correlation_ratio(factor: np.ndarray, outcome: np.ndarray, bins: int = 10) -
     return max(0.0, (explained - chance) / (1.0 - chance)) if chance < 1 else 0.0
 
 
-def driver_factors(twin: TwinRun, horizon: int = 24) -> list[tuple[str, np.ndarray]]:
+@dataclass(frozen=True)
+class World:
+    """What the driver analysis reads of one world: per-timeline arrays (see the module doc)."""
+
+    parameters: np.ndarray  # (parameters, timelines)
+    first: np.ndarray  # (events, timelines) first firing month or -1; (events, 0) if not kept
+    outcomes: np.ndarray  # (outcomes, timelines)
+    divergence: int  # the month from which the world may differ from its twin
+
+
+def driver_factors(
+    scenario: Scenario, world: World, horizon: int = 24
+) -> list[tuple[str, np.ndarray]]:
     """Parameters, and events of the first ``horizon`` months after the divergence, as factors."""
-    scenario = twin.scenario
     factors = [
-        (f"parameter {p.model.id}", twin.parameters[i]) for i, p in enumerate(scenario.parameters)
+        (f"parameter {p.model.id}", world.parameters[i]) for i, p in enumerate(scenario.parameters)
     ]
-    first = twin.whatif.first
+    first, last = world.first, world.divergence + horizon
     if first.shape[1] == 0:
         return factors
     for event in scenario.events:
-        happened = (first[event.index] >= 0) & (first[event.index] <= twin.divergence + horizon)
+        happened = (first[event.index] >= 0) & (first[event.index] <= last)
         share = happened.mean()
-        if 0.02 <= share <= 0.98 and event.first <= twin.divergence + horizon:
+        if 0.02 <= share <= 0.98 and event.first <= last:
             factors.append((f"event {event.id}", happened.astype(np.float64)))
     return factors
 
 
 def drivers(
-    twin: TwinRun, rows: list[dict[str, Any]], top_outcomes: int = 5, top: int = 3
+    scenario: Scenario,
+    world: World,
+    rows: list[dict[str, Any]],
+    top_outcomes: int = 5,
+    top: int = 3,
 ) -> list[dict[str, Any]]:
-    """Rank what decides each headline outcome (largest changes first) in the what-if world."""
-    columns = {c[0]: c[2] for c in outcome_columns(twin.scenario, twin.whatif.outcomes)}
+    """Rank what decides each headline outcome (largest changes first) in ``world``.
+
+    ``rows`` are the rows of :func:`effects`; returns up to ``top`` factors for each of the
+    ``top_outcomes`` largest changes, with their correlation ratio as importance.
+    """
+    columns = {c.id: c.values for c in outcome_columns(scenario, world.outcomes)}
     headline = _distinct(
         [r for r in sorted(rows, key=lambda r: -abs(r["delta"])) if columns[r["id"]].var() > 0],
         columns,
     )
-    factors = driver_factors(twin)
+    factors = driver_factors(scenario, world)
     found = []
     for row in headline[:top_outcomes]:
         outcome = columns[row["id"]]

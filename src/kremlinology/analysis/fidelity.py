@@ -156,4 +156,5 @@ def history(
 
 
 def history_json(report: dict[str, Any]) -> str:
+    """The report as JSON text (no NaN)."""
     return json.dumps(report, allow_nan=False)

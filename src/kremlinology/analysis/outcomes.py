@@ -32,10 +32,12 @@ class SimulationResult:
 
     @property
     def runs(self) -> int:
+        """Timelines simulated."""
         return self.raw.runs
 
     @property
     def seed(self) -> int:
+        """The run's seed."""
         return self.raw.seed
 
     def outcome_rows(self) -> list[dict[str, Any]]:
@@ -123,6 +125,7 @@ class SimulationResult:
         return pd.DataFrame(columns)
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as the CLI's ``run --json`` object (scenario identity, outcomes, events)."""
         return {
             "scenario": self.scenario.describe(),
             "package_version": __version__,

@@ -19,8 +19,14 @@ from rich.progress import Progress
 
 from kremlinology import limits
 from kremlinology.api import load_scenario
-from kremlinology.engine.rng import MAX_SEED
-from kremlinology.limits import CLI_MAX_RUNS, MAX_RUNS, MAX_WORKERS, check_workers
+from kremlinology.limits import (
+    CLI_MAX_RUNS,
+    MAX_RUNS,
+    MAX_SEED,
+    MAX_WORKERS,
+    check_workers,
+    parse_whole,
+)
 from kremlinology.scenario.errors import KremlinologyError, ScenarioError
 from kremlinology.scenario.model import Scenario
 
@@ -57,12 +63,9 @@ def fail(message: str) -> NoReturn:
 def parse_int(text: str, name: str, low: int, high: int) -> int:
     """Parse a whole number option within [low, high] (``_`` allowed), or fail with a clear line."""
     try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        fail(f"{name} must be a whole number, not '{text}'")
-    if not low <= value <= high:
-        fail(f"{name} must be between {low:,} and {high:,}, not {value:,}")
-    return value
+        return parse_whole(text, name, low, high)
+    except ValueError as error:
+        fail(str(error))
 
 
 def parse_runs(text: str, i_know: bool = False) -> int:

@@ -9,8 +9,7 @@ import typer
 
 from kremlinology.cli.common import fail, parse_int, user_errors
 from kremlinology.defaults import DEFAULT_SCENARIO
-from kremlinology.engine.simulate import MAX_RUNS
-from kremlinology.limits import MAX_WEB_WORKERS
+from kremlinology.limits import MAX_RUNS, MAX_WEB_WORKERS
 from kremlinology.web.app import create_app
 from kremlinology.web.service import Explorer, Settings
 from kremlinology.web.store import default_store_path

@@ -28,6 +28,7 @@ from kremlinology.cli.common import (
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
 from kremlinology.narrate.chronicle import chronicle as make_chronicle
+from kremlinology.narrate.verdicts import whatif_verdict
 
 MAX_ROWS = 20
 MAX_DRIVERS = 9
@@ -80,7 +81,7 @@ def print_whatif(result: WhatIfResult) -> None:
         for row in result.drivers[:MAX_DRIVERS]:
             drivers.add_row(row["outcome"], row["factor"], f"{row['importance']:.3f}")
         console.print(drivers)
-    for sentence in result.verdict():
+    for sentence in whatif_verdict(result):
         console.print(sentence)
 
 

@@ -42,9 +42,11 @@ class Cause:
     option: str | None
 
     def text(self) -> str:
+        """The cause as written: ``event`` or ``event.option``."""
         return self.event.id if self.option is None else f"{self.event.id}.{self.option}"
 
     def happened(self, twin: TwinRun) -> np.ndarray:
+        """Per kept timeline of ``twin``: whether the cause happened in the factual world."""
         fired: np.ndarray = twin.factual.first[self.event.index] >= 0
         if self.option is None:
             return fired
@@ -61,6 +63,7 @@ class Effect:
     negated: bool
 
     def text(self) -> str:
+        """The effect as written: the outcome column, ``not`` first when negated."""
         return ("not " if self.negated else "") + self.column
 
 
@@ -88,7 +91,8 @@ def resolve_effect(text: str, scenario: Scenario) -> Effect:
     text."""
     negated = bool(_NEGATION.match(text))
     body = _NEGATION.sub("", text).strip()
-    columns = {c[0]: c[1] for c in outcome_columns(scenario, np.zeros((len(scenario.outcomes), 1)))}
+    empty = np.zeros((len(scenario.outcomes), 1))
+    columns = {c.id: c.label for c in outcome_columns(scenario, empty)}
     if body in columns:
         return Effect(body, columns[body], negated)
     candidates = [
@@ -115,7 +119,7 @@ def _best(text: str, candidates: list[tuple[str, Any]], what: str, name: Any) ->
 
 @dataclass
 class ClaimResult:
-    """PN and PS of a claim with Wilson intervals, and a verdict in plain words."""
+    """PN and PS of a claim with Wilson intervals (data only: ``narrate.verdicts`` words it)."""
 
     cause: Cause
     effect: Effect
@@ -126,28 +130,8 @@ class ClaimResult:
     runs: int
     seed: int
 
-    def verdict(self) -> str:
-        pn, ps = self.necessity["p"], self.sufficiency["p"]
-        if pn is None:
-            return (
-                "The record's pairing never happens in these timelines; the claim cannot be tested."
-            )
-        strength = "necessary" if pn >= 0.5 else "not necessary"
-        share = f"{pn:.0%}"
-        tail = (
-            ""
-            if ps is None
-            else (
-                f"; imposing the cause brings the effect about in {ps:.0%} of the worlds that "
-                "had neither"
-            )
-        )
-        return (
-            f"The cause was {strength} for the effect: removing it undoes the effect in {share} "
-            f"of the worlds where both happened{tail}."
-        )
-
     def to_dict(self) -> dict[str, Any]:
+        """The claim's data as a JSON-ready dict (interventions as text)."""
         return {
             "cause": self.cause.text(),
             "effect": self.effect.text(),
@@ -157,14 +141,13 @@ class ClaimResult:
             "seed": self.seed,
             "necessity": self.necessity,
             "sufficiency": self.sufficiency,
-            "verdict": self.verdict(),
         }
 
 
 def _effect_values(twin: TwinRun, effect: Effect, world: str) -> np.ndarray:
     outcomes = getattr(twin, world).outcomes
-    column = next(c for c in outcome_columns(twin.scenario, outcomes) if c[0] == effect.column)
-    present = column[2] > 0.5
+    column = next(c for c in outcome_columns(twin.scenario, outcomes) if c.id == effect.column)
+    present = column.values > 0.5
     return ~present if effect.negated else present
 
 

@@ -45,6 +45,7 @@ class Do:
     month: int
 
     def text(self) -> str:
+        """The intervention in the query language."""
         return f"do({self.event} @ {format_month(self.month)})"
 
 
@@ -54,6 +55,7 @@ class Block:
     month: int | None = None
 
     def text(self) -> str:
+        """The intervention in the query language."""
         at = f" @ {format_month(self.month)}" if self.month is not None else ""
         return f"block({self.event}{at})"
 
@@ -64,6 +66,7 @@ class Choose:
     option: str
 
     def text(self) -> str:
+        """The intervention in the query language."""
         return f"choose({self.event}, {self.option})"
 
 
@@ -74,6 +77,7 @@ class SetValue:
     month: int
 
     def text(self) -> str:
+        """The intervention in the query language."""
         return f"set({self.target} = {self.value} @ {format_month(self.month)})"
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from kremlinology.analysis.effects import World as DriverWorld
 from kremlinology.analysis.effects import divergence_profile, drivers, effects
 from kremlinology.counterfactual.catalogue import ResolvedQuery, resolve_query
 from kremlinology.counterfactual.interventions import (
@@ -19,7 +20,6 @@ from kremlinology.counterfactual.interventions import (
     Intervention,
     InterventionError,
     SetValue,
-    describe,
     divergence_month,
     to_plan,
 )
@@ -32,7 +32,8 @@ from kremlinology.version import __version__
 
 @dataclass
 class WhatIfResult:
-    """The answer to a what-if: paired effects, drivers, divergence and admissibility."""
+    """The answer to a what-if: paired effects, drivers, divergence and admissibility (data only;
+    its sentences are in ``narrate.verdicts``)."""
 
     scenario: Scenario
     resolved: ResolvedQuery
@@ -46,9 +47,11 @@ class WhatIfResult:
 
     @property
     def interventions(self) -> list[Intervention]:
+        """The interventions the query resolved to."""
         return self.resolved.interventions
 
     def to_dict(self) -> dict[str, Any]:
+        """The answer as the CLI's ``whatif --json`` object."""
         whatif = self.resolved.whatif
         return {
             "scenario": self.scenario.describe(),
@@ -72,49 +75,12 @@ class WhatIfResult:
         }
 
     def to_json(self, indent: int | None = None) -> str:
+        """The answer as one JSON object (no NaN)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def sorted_outcomes(self) -> list[dict[str, Any]]:
         """Outcomes sorted by the size of the change, largest first."""
         return sorted(self.outcomes, key=lambda r: -abs(r["delta"]))
-
-    def verdict(self, limit: int = 3) -> list[str]:
-        """A few plain sentences on the largest changes."""
-        sentences = []
-        for row in self.sorted_outcomes()[:limit]:
-            if abs(row["delta"]) < 0.005:
-                continue
-            low, high = row["ci"]
-            sure = "clearly" if low > 0 or high < 0 else "possibly"
-            if row.get("kind", "boolean") == "number":
-                direction = "higher" if row["delta"] > 0 else "lower"
-                sentences.append(
-                    f"{row['label']} is {sure} {direction}: {row['baseline']:.2f} -> "
-                    f"{row['whatif']:.2f} (change {row['delta']:+.2f}, 95% interval "
-                    f"{low:+.2f} to {high:+.2f})."
-                )
-                continue
-            direction = "more" if row["delta"] > 0 else "less"
-            sentences.append(
-                f"{row['label']} becomes {sure} {direction} likely: {row['baseline']:.0%} -> "
-                f"{row['whatif']:.0%} (change {row['delta']:+.0%}, 95% interval {low:+.0%} to "
-                f"{high:+.0%})."
-            )
-        if not sentences:
-            sentences.append("No outcome changes by more than half a percentage point.")
-        return sentences
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{r['label']}</td><td>{r['baseline']:.3f}</td><td>{r['whatif']:.3f}</td>"
-            f"<td>{r['delta']:+.3f}</td><td>[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]</td></tr>"
-            for r in self.sorted_outcomes()
-        )
-        return (
-            f"<p><b>{describe(self.interventions)}</b>: {self.twin.kept:,} of {self.twin.runs:,} "
-            "timelines kept</p><table><tr><th>outcome</th><th>baseline</th><th>what-if</th>"
-            f"<th>change</th><th>95% interval</th></tr>{rows}</table>"
-        )
 
 
 def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict[str, Any]]:
@@ -228,14 +194,15 @@ def run_whatif(
         scenario, plan, divergence, runs, seed, condition, workers=workers, progress=progress
     )
     admitted = admissibility(twin, resolved.interventions)
-    rows = effects(twin)
+    rows = effects(scenario, twin.factual.outcomes, twin.whatif.outcomes)
+    world = DriverWorld(twin.parameters, twin.whatif.first, twin.whatif.outcomes, divergence)
     return WhatIfResult(
-        scenario,
-        resolved,
-        twin,
-        rows,
-        drivers(twin, rows),
-        divergence_profile(twin),
-        admitted,
-        time.perf_counter() - started,
+        scenario=scenario,
+        resolved=resolved,
+        twin=twin,
+        outcomes=rows,
+        drivers=drivers(scenario, world, rows),
+        divergence=divergence_profile(twin.differ, twin.kept, twin.divergence),
+        admissibility=admitted,
+        elapsed_s=time.perf_counter() - started,
     )

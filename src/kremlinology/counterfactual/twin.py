@@ -4,27 +4,33 @@ For each block of timelines: simulate the common history up to the divergence mo
 the record (drop timelines that contradict facts dated before the divergence), save the state, then
 run the factual world and the what-if world on from that saved state. Both worlds are identical
 before the divergence by construction, and use the same counter-based draws after it.
+
+How far the two worlds differ month by month is measured here, not in the engine: a
+:class:`DigestRecorder` (an engine observer) keeps a fingerprint of every timeline's state up to
+date from the kernel's write and firing hooks.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from kremlinology.engine.parallel import Span, balanced_spans, open_executor
 from kremlinology.engine.simulate import DEFAULT_CHUNK, Block, Recorder, Records, start_block
-from kremlinology.engine.state import Plan, WorldState
+from kremlinology.engine.state import NO_PLAN, Plan, WorldState
 from kremlinology.engine.vector import VectorProgram
-from kremlinology.processes import process_pool
 from kremlinology.scenario.errors import KremlinologyError
 from kremlinology.scenario.model import Scenario
 
-NO_PLAN = Plan()
 SAVE_LIMIT = 200_000
 KEEP_EVENTS_LIMIT = 250_000
+SAVE_ACROSS_PROCESSES_MONTHS = 24
+"""Across processes a saved state travels twice: a shorter common history is cheaper to redo."""
+FINGERPRINT_SEED = 0x5EED
 
 
 class ConditioningError(KremlinologyError):
@@ -68,11 +74,17 @@ class TwinRun:
 
     @property
     def kept(self) -> int:
+        """How many timelines were kept after conditioning."""
         return int(self.timelines.size)
 
 
-class _DigestRecorder(Recorder):
-    """A Recorder that also keeps a fingerprint of each timeline's state at every month start."""
+class DigestRecorder(Recorder):
+    """A Recorder that also keeps a fingerprint of each timeline's state at every month start.
+
+    The fingerprint is a full hash (:func:`fingerprint`) at the first month start, then kept up to
+    date from the kernel's hooks: ``before_write`` for every change of a value, ``fired`` for
+    every firing (which adds one to the event's count).
+    """
 
     def __init__(
         self,
@@ -85,12 +97,15 @@ class _DigestRecorder(Recorder):
         super().__init__(program, block.records)
         months = program.scenario.end + 2 - start
         self.start = start
+        self.slots = len(program.scenario.slots)
         self.weights = weights
         self.digests = np.zeros((months, block.world.size), dtype=np.uint64)
         self.watch = _watched_actors(program, plan)
         self.in_play_at: dict[tuple[int, str], np.ndarray] = {}
+        self.current: np.ndarray | None = None
 
     def month_start(self, world: WorldState) -> None:
+        """Read what is due, then store this month's fingerprints."""
         super().month_start(world)
         self.digests[world.month - self.start] = self._current(world)
         for actor, closure in self.watch.get(world.month, ()):
@@ -98,15 +113,39 @@ class _DigestRecorder(Recorder):
             self.in_play_at[(world.month, actor)] = value
 
     def finish(self, world: WorldState) -> None:
+        """Read what is due after the last month and store the final fingerprints."""
         super().finish(world)
         self.digests[world.month - self.start] = self._current(world)
 
+    def before_write(
+        self, world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray
+    ) -> None:
+        """Move the fingerprints of ``rows`` by the change of ``slot`` (wrapping uint64)."""
+        if self.current is None:
+            return
+        old = np.ascontiguousarray(world.values[slot, rows])
+        old_bits = old.view(np.uint64)
+        new_bits = np.ascontiguousarray(np.broadcast_to(new, old.shape), dtype=np.float64)
+        self.current[rows] += self.weights[slot] * (new_bits.view(np.uint64) - old_bits)
+
+    def fired(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        """An event's count rose by one in the timelines of ``mask``."""
+        super().fired(world, event, mask)
+        if self.current is not None:
+            self.current[mask] += self.weights[self.slots + event]
+
     def _current(self, world: WorldState) -> np.ndarray:
-        """The world's fingerprints, kept up to date by the kernel from a full hash at the start."""
-        if world.fingerprint is None:
-            world.fingerprint = fingerprint(world, self.weights)
-            world.fingerprint_weights = self.weights
-        return world.fingerprint.copy()
+        """The world's fingerprints now (computed in full the first time)."""
+        if self.current is None:
+            self.current = fingerprint(world, self.weights)
+        return self.current.copy()
+
+
+def fingerprint_weights(scenario: Scenario) -> np.ndarray:
+    """Odd pseudo-random uint64 weights, one per slot and one per event, fixed for all runs."""
+    size = len(scenario.slots) + len(scenario.events)
+    drawn = np.random.default_rng(FINGERPRINT_SEED).integers(1, 2**63, size, dtype=np.uint64)
+    return drawn | np.uint64(1)
 
 
 def _watched_actors(program: VectorProgram, plan: Plan) -> dict[int, list[tuple[str, Any]]]:
@@ -142,8 +181,9 @@ def fingerprint(world: WorldState, weights: np.ndarray) -> np.ndarray:
 def _finish_world(
     block: Block, plan: Plan, divergence: int, weights: np.ndarray, keep_events: bool
 ) -> tuple[World, np.ndarray]:
+    """Run ``block`` from the divergence to the end under ``plan``; return it and its digests."""
     program = block.program
-    recorder = _DigestRecorder(program, block, weights, divergence, plan)
+    recorder = DigestRecorder(program, block, weights, divergence, plan)
     program.advance(block.world, plan, block.seed, program.scenario.end, recorder)
     recorder.finish(block.world)
     world = block.world
@@ -164,6 +204,64 @@ def prior_fact_rows(scenario: Scenario, divergence: int) -> list[int]:
     return [i for i, f in enumerate(scenario.facts) if f.month + f.tolerance + 1 <= divergence]
 
 
+@dataclass
+class History:
+    """A block's common history: misses per timeline, and its state if it was saved."""
+
+    misses: np.ndarray
+    saved: tuple[WorldState, Records] | None
+
+
+@dataclass(frozen=True)
+class HistoryTask:
+    """Simulate one block's common history up to the divergence (sent to a worker)."""
+
+    scenario: Scenario
+    seed: int
+    span: Span
+    divergence: int
+    prior: tuple[int, ...]
+    save: bool
+
+
+@dataclass(frozen=True)
+class TwinTask:
+    """Condition one block on the record and run both of its worlds (sent to a worker)."""
+
+    scenario: Scenario
+    seed: int
+    span: Span
+    divergence: int
+    history: History
+    tolerance: int | None
+    plan: Plan
+    weights: np.ndarray
+    keep: bool
+
+
+@dataclass
+class TwinPart:
+    """What one block contributes to a :class:`TwinRun` (its kept timelines, in order)."""
+
+    timelines: np.ndarray
+    parameters: np.ndarray
+    factual: World
+    whatif: World
+    differ: np.ndarray
+    status: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class TwinSettings:
+    """How a twin run conditions, cuts and spreads its work (see :func:`run_twins`)."""
+
+    condition: bool = True
+    chunk_size: int = DEFAULT_CHUNK
+    min_kept_share: float = 0.1
+    keep_events: bool | None = None
+    workers: int = 1
+
+
 def run_twins(
     scenario: Scenario,
     plan: Plan,
@@ -182,130 +280,116 @@ def run_twins(
     With ``condition``, timelines must reproduce the facts dated before the divergence; when fewer
     than ``min_kept_share`` of timelines reproduce all of them, the tolerance rises to the smallest
     number of contradicted facts that keeps that share (rejection ABC with a quantile tolerance).
+    Raises ConditioningError when no timeline is kept. Results do not depend on ``chunk_size`` or
+    ``workers``.
     """
+    settings = TwinSettings(condition, chunk_size, min_kept_share, keep_events, workers)
+    return _run(scenario, plan, divergence, runs, seed, settings, progress)
+
+
+def _run(
+    scenario: Scenario,
+    plan: Plan,
+    divergence: int,
+    runs: int,
+    seed: int,
+    settings: TwinSettings,
+    progress: Callable[[int, int], None] | None,
+) -> TwinRun:
     started = time.perf_counter()
     prior = prior_fact_rows(scenario, divergence)
-    weights = np.random.default_rng(0x5EED).integers(
-        1, 2**63, len(scenario.slots) + len(scenario.events), dtype=np.uint64
-    ) | np.uint64(1)
-    keep = runs <= KEEP_EVENTS_LIMIT if keep_events is None else keep_events
-    # Across processes a saved state must travel twice; a short common history is cheaper to redo.
-    save = runs <= SAVE_LIMIT and (workers <= 1 or divergence - scenario.start >= 24)
-    chunks = balanced_chunks(runs, chunk_size, workers)
-    with _pool(workers, len(chunks)) as pool:
+    workers = settings.workers
+    keep = runs <= KEEP_EVENTS_LIMIT if settings.keep_events is None else settings.keep_events
+    long_history = divergence - scenario.start >= SAVE_ACROSS_PROCESSES_MONTHS
+    save = runs <= SAVE_LIMIT and (workers <= 1 or long_history)
+    blocks = balanced_spans(runs, settings.chunk_size, workers)
+    with open_executor(workers, len(blocks)) as executor:
         # Small runs keep each block's state at the divergence; large ones simulate the common
         # history twice (once to count misses, once to go on) so that memory stays bounded.
         histories = list(
-            pool.map(
+            executor.map(
                 _history_task,
-                *zip(
-                    *[(scenario, seed, f, c, divergence, prior, save) for f, c in chunks],
-                    strict=True,
-                ),
+                [HistoryTask(scenario, seed, b, divergence, tuple(prior), save) for b in blocks],
             )
         )
-        all_misses = np.concatenate([h[0] for h in histories])
-        tolerance = _tolerance(all_misses, min_kept_share) if condition else None
+        misses = np.concatenate([h.misses for h in histories])
+        tolerance = _tolerance(misses, settings.min_kept_share) if settings.condition else None
+        weights = fingerprint_weights(scenario)
         tasks = [
-            (scenario, seed, first, count, divergence, history, tolerance, plan, weights, keep)
-            for (first, count), history in zip(chunks, histories, strict=True)
+            TwinTask(scenario, seed, b, divergence, h, tolerance, plan, weights, keep)
+            for b, h in zip(blocks, histories, strict=True)
         ]
-        parts = []
-        for part in pool.map(_twin_task, *zip(*tasks, strict=True)):
+        parts: list[TwinPart] = []
+        for part in executor.map(_twin_task, tasks):
             parts.append(part)
             if progress is not None:
-                progress(sum(p[0].size for p in parts), runs)
-    kept = np.concatenate([p[0] for p in parts])
+                progress(sum(p.timelines.size for p in parts), runs)
+    return _assemble(scenario, plan, divergence, runs, seed, parts, misses, tolerance, started)
+
+
+def _assemble(
+    scenario: Scenario,
+    plan: Plan,
+    divergence: int,
+    runs: int,
+    seed: int,
+    parts: list[TwinPart],
+    misses: np.ndarray,
+    tolerance: int | None,
+    started: float,
+) -> TwinRun:
+    """Join the blocks' parts in timeline order into one TwinRun."""
+    kept = np.concatenate([p.timelines for p in parts])
     if kept.size == 0:
         raise ConditioningError("no timeline reproduces the record before the divergence")
+    prior = prior_fact_rows(scenario, divergence)
     return TwinRun(
-        scenario,
-        plan,
-        divergence,
-        runs,
-        seed,
-        kept,
-        all_misses,
-        tolerance,
-        [scenario.facts[i].id for i in prior],
-        np.concatenate([p[1] for p in parts], axis=1),
-        _concat_worlds([p[2] for p in parts]),
-        _concat_worlds([p[3] for p in parts]),
-        np.sum([p[4] for p in parts], axis=0),
-        time.perf_counter() - started,
-        {name: np.concatenate([p[5][name] for p in parts]) for name in status_slots(scenario)},
+        scenario=scenario,
+        plan=plan,
+        divergence=divergence,
+        runs=runs,
+        seed=seed,
+        timelines=kept,
+        misses=misses,
+        tolerance=tolerance,
+        prior_facts=[scenario.facts[i].id for i in prior],
+        parameters=np.concatenate([p.parameters for p in parts], axis=1),
+        factual=_concat_worlds([p.factual for p in parts]),
+        whatif=_concat_worlds([p.whatif for p in parts]),
+        differ=np.sum([p.differ for p in parts], axis=0),
+        elapsed_s=time.perf_counter() - started,
+        status={n: np.concatenate([p.status[n] for p in parts]) for n in status_slots(scenario)},
     )
 
 
-def balanced_chunks(runs: int, chunk_size: int, workers: int) -> list[tuple[int, int]]:
-    """Blocks of at most ``chunk_size`` timelines, in a multiple of ``workers`` of equal size."""
-    parts = max(1, workers)
-    count = -(-runs // chunk_size)
-    count = -(-count // parts) * parts
-    size = -(-runs // count)
-    return [(first, min(size, runs - first)) for first in range(0, runs, size)]
+def _history_task(task: HistoryTask) -> History:
+    """Run a block's common history; count its misses; keep its state if asked."""
+    span = task.span
+    block = common_history(VectorProgram(task.scenario), task.seed, span, task.divergence)
+    saved = (block.world, block.records) if task.save else None
+    return History(_misses(block, list(task.prior)), saved)
 
 
-class _Inline:
-    """A stand-in for a process pool that runs tasks in this process, in order."""
-
-    def __enter__(self) -> _Inline:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-    def map(self, fn: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
-        return map(fn, *iterables)
-
-
-def _pool(workers: int, tasks: int) -> Any:
-    """Worker processes when asked for and useful; results come back in task order either way."""
-    if workers <= 1 or tasks <= 1:
-        return _Inline()
-    return process_pool(min(workers, tasks))  # workers end if the block is interrupted
-
-
-History = tuple[np.ndarray, tuple[WorldState, Records] | None]
-
-
-def _history_task(
-    scenario: Scenario,
-    seed: int,
-    first: int,
-    count: int,
-    divergence: int,
-    prior: list[int],
-    save: bool,
-) -> History:
-    block = _history(VectorProgram(scenario), seed, first, count, divergence)
-    return _misses(block, prior), ((block.world, block.records) if save else None)
-
-
-def _twin_task(
-    scenario: Scenario,
-    seed: int,
-    first: int,
-    count: int,
-    divergence: int,
-    history: History,
-    tolerance: int | None,
-    plan: Plan,
-    weights: np.ndarray,
-    keep: bool,
-) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray, dict[str, np.ndarray]]:
-    program = VectorProgram(scenario)
-    misses, saved = history
+def _twin_task(task: TwinTask) -> TwinPart:
+    """Resume (or redo) a block's common history, then run its twins."""
+    program = VectorProgram(task.scenario)
+    saved = task.history.saved
     if saved is not None:
-        block = Block(program, seed, saved[0], saved[1])
+        block = Block(program, task.seed, saved[0], saved[1])
     else:
-        block = _history(program, seed, first, count, divergence)
-    return _twin_block(block, misses, tolerance, plan, divergence, weights, keep)
+        block = common_history(program, task.seed, task.span, task.divergence)
+    return _twin_block(block, task)
 
 
-def _history(program: VectorProgram, seed: int, first: int, count: int, divergence: int) -> Block:
-    block = start_block(program, seed, first, count)
-    block.advance(NO_PLAN, stop=divergence - 1)
+def common_history(
+    program: VectorProgram, seed: int, span: Span, divergence: int, log: bool = False
+) -> Block:
+    """The timelines of ``span`` from the start to the month before ``divergence``, unchanged.
+
+    Both worlds of a twin pair start from this state; ``log`` keeps every firing in ``block.log``.
+    """
+    block = start_block(program, seed, span.first, span.count)
+    block.advance(NO_PLAN, stop=divergence - 1, log=log)
     return block
 
 
@@ -327,34 +411,31 @@ def _misses(block: Block, prior: list[int]) -> np.ndarray:
 
 
 def _tolerance(misses: np.ndarray, min_kept_share: float) -> int:
+    """The fewest contradicted facts to allow so that ``min_kept_share`` of timelines is kept."""
     for tolerance in range(int(misses.max(initial=0)) + 1):
         if (misses <= tolerance).mean() >= min_kept_share:
             return tolerance
     return int(misses.max(initial=0))
 
 
-def _twin_block(
-    block: Block,
-    misses: np.ndarray,
-    tolerance: int | None,
-    plan: Plan,
-    divergence: int,
-    weights: np.ndarray,
-    keep_events: bool,
-) -> tuple[np.ndarray, np.ndarray, World, World, np.ndarray, dict[str, np.ndarray]]:
+def _twin_block(block: Block, task: TwinTask) -> TwinPart:
+    """Keep the timelines within tolerance; run the factual and the what-if world from them."""
+    misses, tolerance = task.history.misses, task.tolerance
     rows = np.flatnonzero(misses <= tolerance) if tolerance is not None else np.arange(misses.size)
     kept = block.take(rows)
     scenario = block.program.scenario
     parameter_rows = [p.slot for p in scenario.parameters]
     parameters = kept.world.values[parameter_rows].copy()
     status = {n: kept.world.values[i] != 0.0 for n, i in status_slots(scenario).items()}
-    factual, factual_digests = _finish_world(kept.copy(), NO_PLAN, divergence, weights, keep_events)
-    whatif, whatif_digests = _finish_world(kept, plan, divergence, weights, keep_events)
+    divergence, weights, keep = task.divergence, task.weights, task.keep
+    factual, factual_digests = _finish_world(kept.copy(), NO_PLAN, divergence, weights, keep)
+    whatif, whatif_digests = _finish_world(kept, task.plan, divergence, weights, keep)
     differ = (factual_digests != whatif_digests).sum(axis=1)
-    return kept.world.timelines, parameters, factual, whatif, differ, status
+    return TwinPart(kept.world.timelines, parameters, factual, whatif, differ, status)
 
 
 def _concat_worlds(worlds: list[World]) -> World:
+    """One world of all the blocks, in timeline order."""
     refused: dict[int, int] = {}
     for world in worlds:
         for event, count in world.refused.items():

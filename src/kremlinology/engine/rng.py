@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_SEED = 2**63 - 1
 EVENT_DRAW = 1
 PARAMETER_DRAW = 2
 POSTERIOR_ROW = 3
@@ -35,12 +34,3 @@ def uniforms(seed: int, stream: int, first: int, count: int) -> np.ndarray:
 def uniform(seed: int, stream: int, timeline: int) -> float:
     """Return one timeline's double of a stream (the reference engine's way of drawing)."""
     return float(uniforms(seed, stream, timeline, 1)[0])
-
-
-def check_seed(seed: int) -> int:
-    """Return ``seed`` if it is a usable seed (an integer from 0 to 2**63 - 1); raise ValueError."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed must be an integer, not {seed!r}")
-    if not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"seed must be between 0 and {MAX_SEED}")
-    return int(seed)

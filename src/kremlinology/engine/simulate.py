@@ -8,19 +8,17 @@ any chunk size or number of workers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from kremlinology import limits
+from kremlinology.engine.parallel import Span, open_executor, spans
 from kremlinology.engine.state import Plan, WorldState, initial_state
 from kremlinology.engine.vector import VectorProgram
-from kremlinology.processes import process_pool
 from kremlinology.scenario.expressions import BOOL, Categorical
 from kremlinology.scenario.model import Scenario
 
-MAX_RUNS = limits.MAX_RUNS
 DEFAULT_CHUNK = 16_384
 KEEP_LIMIT = 250_000
 """Runs above this keep streaming aggregates only, unless asked otherwise."""
@@ -35,9 +33,11 @@ class Records:
     fact_close: np.ndarray  # (facts, timelines) bool: condition held when the window closed
 
     def copy(self) -> Records:
+        """An independent copy."""
         return Records(self.outcomes.copy(), self.fact_open.copy(), self.fact_close.copy())
 
     def take(self, rows: np.ndarray) -> Records:
+        """The records of some timelines (by position)."""
         return Records(self.outcomes[:, rows], self.fact_open[:, rows], self.fact_close[:, rows])
 
     def facts_hold(self) -> np.ndarray:
@@ -47,6 +47,7 @@ class Records:
 
 
 def empty_records(scenario: Scenario, size: int) -> Records:
+    """Records for ``size`` timelines, nothing read yet (outcomes NaN, facts false)."""
     return Records(
         np.full((len(scenario.outcomes), size), np.nan),
         np.zeros((len(scenario.facts), size), dtype=bool),
@@ -82,6 +83,7 @@ class Recorder:
         """Forced event -> timelines where it could not fire because an actor was out of play."""
 
     def month_start(self, world: WorldState) -> None:
+        """Read the outcomes and fact checks due at this month's start."""
         for kind, index in self.schedule.get(world.month, ()):
             self._read(world, kind, index)
 
@@ -99,7 +101,13 @@ class Recorder:
         else:
             self.records.fact_close[index] = value
 
+    def before_write(
+        self, world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray
+    ) -> None:
+        """Reads happen at month starts only: a write needs nothing from the recorder."""
+
     def fired(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        """Log the firing (when logging) as a :class:`Fired` record."""
         if self.log is not None:
             self.log.append(
                 Fired(
@@ -112,6 +120,7 @@ class Recorder:
             )
 
     def refused(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        """Count the timelines where a forced event could not fire."""
         self.refusals[event] = self.refusals.get(event, 0) + int(mask.sum())
 
 
@@ -158,6 +167,7 @@ class Block:
         return Block(self.program, self.seed, self.world.copy(), self.records.copy(), None)
 
     def take(self, rows: np.ndarray) -> Block:
+        """The block restricted to some timelines (by position), without its log."""
         return Block(self.program, self.seed, self.world.take(rows), self.records.take(rows), None)
 
 
@@ -188,6 +198,7 @@ class Aggregates:
 
     @classmethod
     def empty(cls, scenario: Scenario) -> Aggregates:
+        """Summaries of no timeline, shaped for ``scenario``."""
         widest = max([len(e.options) for e in scenario.events] + [1])
         return cls(
             0,
@@ -254,30 +265,27 @@ class RawRun:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def check_runs(runs: object) -> int:
-    """Return ``runs`` if it is a positive integer up to MAX_RUNS; raise ValueError otherwise."""
-    if isinstance(runs, bool) or not isinstance(runs, int | np.integer):
-        raise ValueError(f"runs must be a whole number, not {runs!r}")
-    if not 1 <= int(runs) <= MAX_RUNS:
-        raise ValueError(f"runs must be between 1 and {MAX_RUNS:,}, not {runs}")
-    return int(runs)
+@dataclass(frozen=True)
+class BlockTask:
+    """One block of a baseline run, as sent to a worker."""
+
+    scenario: Scenario
+    seed: int
+    span: Span
+    plan: Plan
+    use_posterior: bool
+    keep: bool
 
 
-def _run_chunk(
-    scenario: Scenario,
-    seed: int,
-    first: int,
-    count: int,
-    plan: Plan,
-    use_posterior: bool,
-    keep: bool,
-) -> tuple[Aggregates, Timelines | None]:
+def _run_block(task: BlockTask) -> tuple[Aggregates, Timelines | None]:
+    """Simulate one block from the start; return its summaries (and its timelines if kept)."""
+    scenario = task.scenario
     program = VectorProgram(scenario)
-    block = start_block(program, seed, first, count, use_posterior)
-    block.advance(plan)
+    block = start_block(program, task.seed, task.span.first, task.span.count, task.use_posterior)
+    block.advance(task.plan)
     aggregates = Aggregates.empty(scenario)
     aggregates.add(scenario, block)
-    return aggregates, (_timelines(scenario, block) if keep else None)
+    return aggregates, (_timelines(scenario, block) if task.keep else None)
 
 
 def _timelines(scenario: Scenario, block: Block) -> Timelines:
@@ -308,43 +316,23 @@ def run_timelines(
     started = time.perf_counter()
     plan = plan or Plan()
     keep = runs <= KEEP_LIMIT if keep_timelines is None else keep_timelines
-    chunks = [(first, min(chunk_size, runs - first)) for first in range(0, runs, chunk_size)]
+    tasks = [
+        BlockTask(scenario, seed, span, plan, use_posterior, keep)
+        for span in spans(runs, chunk_size)
+    ]
     aggregates = Aggregates.empty(scenario)
     parts: list[Timelines] = []
     done = 0
-    for part_aggregates, part in _map_chunks(
-        scenario, seed, chunks, plan, use_posterior, keep, workers
-    ):
-        _merge(aggregates, part_aggregates)
-        if part is not None:
-            parts.append(part)
-        done += part_aggregates.runs
-        if progress is not None:
-            progress(done, runs)
+    with open_executor(workers, len(tasks)) as executor:
+        for part_aggregates, part in executor.map(_run_block, tasks):
+            _merge(aggregates, part_aggregates)
+            if part is not None:
+                parts.append(part)
+            done += part_aggregates.runs
+            if progress is not None:
+                progress(done, runs)
     timelines = _concat(parts) if keep else None
     return RawRun(runs, seed, aggregates, timelines, time.perf_counter() - started)
-
-
-def _map_chunks(
-    scenario: Scenario,
-    seed: int,
-    chunks: list[tuple[int, int]],
-    plan: Plan,
-    use_posterior: bool,
-    keep: bool,
-    workers: int,
-) -> Iterator[tuple[Aggregates, Timelines | None]]:
-    if workers <= 1 or len(chunks) == 1:
-        for first, count in chunks:
-            yield _run_chunk(scenario, seed, first, count, plan, use_posterior, keep)
-        return
-    with process_pool(min(workers, len(chunks))) as pool:  # workers end if interrupted
-        futures = [
-            pool.submit(_run_chunk, scenario, seed, first, count, plan, use_posterior, keep)
-            for first, count in chunks
-        ]
-        for future in futures:
-            yield future.result()
 
 
 def _merge(total: Aggregates, part: Aggregates) -> None:

@@ -33,10 +33,6 @@ class WorldState:
     """Logical time of the last write to each slot, each event's record, and the month (last
     entry); cached evaluations stay valid while none of what they read has a later stamp."""
     clock: int = 0
-    fingerprint: np.ndarray | None = None
-    """When set (with ``fingerprint_weights``), kept equal to a wrapping uint64 hash of each
-    timeline's values and event counts, updated on every write (see counterfactual.twin)."""
-    fingerprint_weights: np.ndarray | None = None
 
     def touch(self, index: int) -> None:
         """Record a write to slot ``index`` (or event record ``slots + e``, or -1: the month)."""
@@ -47,6 +43,7 @@ class WorldState:
 
     @property
     def size(self) -> int:
+        """How many timelines the block holds."""
         return int(self.timelines.shape[0])
 
     def copy(self) -> WorldState:
@@ -110,15 +107,18 @@ class Plan:
     sets: dict[int, tuple[tuple[int, Node], ...]] = field(default_factory=dict)
 
     def is_blocked(self, event: int, month: int) -> bool:
+        """Whether ``event`` cannot fire in ``month``."""
         start = self.blocked.get(event)
         return start is not None and month >= start
 
     def is_forced(self, event: int, month: int) -> bool:
+        """Whether ``event`` is made to fire in ``month``."""
         months = self.forced.get(event)
         return months is not None and month in months
 
     @property
     def empty(self) -> bool:
+        """Whether the plan changes nothing."""
         return not (self.forced or self.blocked or self.chosen or self.sets)
 
 

@@ -187,6 +187,7 @@ class DerivedValues:
             self.closures.append(self._closure(k))
 
     def closure(self, k: int) -> Closure:
+        """The closure that evaluates derived value ``k``."""
         return self.closures[k]
 
     def _fresh(self, k: int, w: WorldState) -> bool:
@@ -381,6 +382,11 @@ class Observer(Protocol):
         """Called when a forced event cannot fire where ``mask`` is true (an actor is out of
         play)."""
 
+    def before_write(
+        self, world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray
+    ) -> None:
+        """Called before ``world.values[slot, rows]`` takes ``new`` (a value, or one per row)."""
+
 
 class _CompiledEffects:
     """An event's (or option's) assignments, with targets' ranges."""
@@ -498,7 +504,7 @@ class VectorProgram:
             if observer is not None:
                 observer.month_start(world)
             for slot, fn in set_closures.get(month, ()):
-                _assign(world, slot, _detach(fn(world)), None, self.scenario)
+                _assign(world, slot, _detach(fn(world)), None, self.scenario, observer)
             for event in self.active.get(month, ()):
                 if not plan.is_blocked(event, month):
                     self._step(world, event, plan, draws, observer)
@@ -609,14 +615,12 @@ class VectorProgram:
         if observer is not None:
             observer.fired(world, e, fires)
         for where, value, slot, low, high in pending:
-            _assign_rows(world, slot, value, where, low, high)
+            _assign_rows(world, slot, value, where, low, high, observer)
         month = world.month
         world.last[e, rows] = month
         first = world.first[e, rows]
         world.first[e, rows] = np.where(first < 0, month, first)
         world.count[e, rows] += 1
-        if world.fingerprint is not None and world.fingerprint_weights is not None:
-            world.fingerprint[rows] += world.fingerprint_weights[self.slots + e]
         world.touch(self.slots + e)
 
     def _choose(
@@ -653,6 +657,7 @@ def _assign_rows(
     rows: np.ndarray,
     low: float | None,
     high: float | None,
+    observer: Observer | None = None,
 ) -> None:
     """Assign ``value`` (a scalar, or one value per row of ``rows``) to ``slot`` in ``rows``."""
     number = np.asarray(value, dtype=np.float64)
@@ -660,18 +665,10 @@ def _assign_rows(
         number = np.maximum(number, low)
     if high is not None:
         number = np.minimum(number, high)
-    if world.fingerprint is not None:
-        _rehash(world, slot, rows, np.broadcast_to(number, rows.shape))
+    if observer is not None:
+        observer.before_write(world, slot, rows, number)
     world.values[slot, rows] = number
     world.touch(slot)
-
-
-def _rehash(world: WorldState, slot: int, rows: np.ndarray | slice, new: np.ndarray) -> None:
-    """Update the fingerprints of ``rows`` for ``slot`` taking the values ``new``."""
-    assert world.fingerprint is not None and world.fingerprint_weights is not None
-    old_bits = np.ascontiguousarray(world.values[slot, rows]).view(np.uint64)
-    new_bits = np.ascontiguousarray(new, dtype=np.float64).view(np.uint64)
-    world.fingerprint[rows] += world.fingerprint_weights[slot] * (new_bits - old_bits)
 
 
 def _assign(
@@ -680,6 +677,7 @@ def _assign(
     value: Value,
     mask: np.ndarray | None,
     scenario: Scenario,
+    observer: Observer | None = None,
     low: float | None = None,
     high: float | None = None,
 ) -> None:
@@ -693,8 +691,8 @@ def _assign(
     full = np.broadcast_to(number, (world.size,))
     if mask is not None:
         full = np.where(mask, full, world.values[slot])
-    if world.fingerprint is not None:
-        _rehash(world, slot, slice(None), full)
+    if observer is not None:
+        observer.before_write(world, slot, slice(None), full)
     world.values[slot] = full
     world.touch(slot)
 

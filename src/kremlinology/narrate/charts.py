@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kremlinology.analysis.effects import outcome_columns
 from kremlinology.analysis.intervals import mean_interval, wilson
 
 if TYPE_CHECKING:
@@ -44,18 +45,17 @@ class Bar:
 
 def outcome_bars(result: WhatIfResult, limit: int = HEADLINE) -> list[Bar]:
     """The headline outcomes: largest change first, leaving out columns constant in both worlds."""
-    from kremlinology.analysis.effects import outcome_columns
-
     twin = result.twin
     factual = outcome_columns(twin.scenario, twin.factual.outcomes)
     whatif = outcome_columns(twin.scenario, twin.whatif.outcomes)
     bars = []
-    for (_, label, before, binary), (_, _, after, _) in zip(factual, whatif, strict=True):
+    for column, other in zip(factual, whatif, strict=True):
+        before, after, binary = column.values, other.values, column.binary
         if before.min() == before.max() == after.min() == after.max():
             continue
         bars.append(
             Bar(
-                label,
+                column.label,
                 binary,
                 float(before.mean()),
                 float(after.mean()),
@@ -122,30 +122,43 @@ def outcome_chart(result: WhatIfResult) -> Figure:
     return figure
 
 
+@dataclass(frozen=True)
+class _Series:
+    """One world's bars in a panel: where they sit, their name and colour, values, intervals."""
+
+    offset: float
+    name: str
+    colour: str
+    values: list[float]
+    intervals: list[tuple[float, float]]
+
+
 def _bar_panel(ax: Axes, group: list[Bar], is_binary: bool) -> None:
     y = np.arange(len(group))[::-1].astype(float)
     factor = 100.0 if is_binary else 1.0
     height = 0.38
-    for offset, name, colour, value, ci in (
-        (
-            height / 2,
-            "baseline",
-            BASELINE,
-            [b.baseline for b in group],
-            [b.baseline_ci for b in group],
-        ),
-        (-height / 2, "what-if", WHATIF, [b.whatif for b in group], [b.whatif_ci for b in group]),
-    ):
-        values = np.array(value) * factor
-        low = np.array([c[0] for c in ci]) * factor
-        high = np.array([c[1] for c in ci]) * factor
+    baseline = _Series(
+        height / 2,
+        "baseline",
+        BASELINE,
+        [b.baseline for b in group],
+        [b.baseline_ci for b in group],
+    )
+    whatif = _Series(
+        -height / 2, "what-if", WHATIF, [b.whatif for b in group], [b.whatif_ci for b in group]
+    )
+    for series in (baseline, whatif):
+        offset = series.offset
+        values = np.array(series.values) * factor
+        low = np.array([c[0] for c in series.intervals]) * factor
+        high = np.array([c[1] for c in series.intervals]) * factor
         errors = np.vstack([np.maximum(values - low, 0), np.maximum(high - values, 0)])
         ax.barh(
             y + offset,
             values,
             height,
-            color=colour,
-            label=name,
+            color=series.colour,
+            label=series.name,
             xerr=errors,
             error_kw={"ecolor": "#222222", "capsize": 3, "elinewidth": 1},
         )

@@ -1,28 +1,26 @@
 """Chronicles: one timeline of a what-if, told month by month in both of its worlds.
 
-The timeline is replayed on its own (``start_block(first=k, count=1)``): the common history up to
-the divergence, then the factual and the what-if world from a copy of that state, logging every
-firing. Draws are a pure function of (seed, timeline, month, event, slot), so the replay is the
-very timeline the ensemble simulated; ``replay`` checks that against the ensemble's record.
+The firings come from :mod:`kremlinology.counterfactual.replay` (the very timeline the ensemble
+simulated, replayed on its own); this module only chooses the timeline and turns firings into
+dated sentences, and renders them through :mod:`kremlinology.narrate.formats`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from kremlinology.counterfactual.query import WhatIfResult
+from kremlinology.counterfactual.replay import Firing, Replayer, TimelineError
 from kremlinology.months import format_month
+from kremlinology.narrate import formats
+from kremlinology.narrate.families import families, surprising
 from kremlinology.narrate.templates import Narrator
 from kremlinology.scenario.errors import KremlinologyError
-
-if TYPE_CHECKING:
-    from kremlinology.counterfactual.query import WhatIfResult
-    from kremlinology.engine.simulate import Fired
-    from kremlinology.engine.vector import VectorProgram
-    from kremlinology.scenario.model import Scenario
+from kremlinology.scenario.model import Scenario
 
 PICKS = ("typical", "surprising")
 FORMATS = ("text", "markdown", "bbcode", "html", "json")
@@ -30,17 +28,6 @@ FORMATS = ("text", "markdown", "bbcode", "html", "json")
 
 class ChronicleError(KremlinologyError):
     """A chronicle that cannot be told: unknown timeline, pick or format."""
-
-
-@dataclass(frozen=True)
-class Firing:
-    """One firing of an event in one world of one timeline (engine indices)."""
-
-    month: int
-    event: int
-    option: int | None
-    holders: tuple[int, ...] = ()
-    """Codes of each office's holder when it fired (``Scenario.offices`` order)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +41,7 @@ class Entry:
     departure: bool  # not in the other world at the same month (with the same option)
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as a JSON-ready dict."""
         return {
             "month": self.month,
             "event": self.event,
@@ -81,6 +69,7 @@ class Chronicle:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The chronicle as a JSON-ready dict (the ``--format json`` object)."""
         data: dict[str, Any] = {
             "timeline": self.timeline,
             "query": self.query,
@@ -98,12 +87,11 @@ class Chronicle:
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The chronicle as JSON text (non-ASCII kept)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def render(self, fmt: str = "text") -> str:
         """Return the chronicle as text, markdown, bbcode, html or json."""
-        from kremlinology.narrate import formats
-
         if fmt == "json":
             return self.to_json() + "\n"
         renderers = {
@@ -122,97 +110,12 @@ class Chronicle:
         return sum(e.departure for e in self.whatif) + sum(e.departure for e in self.factual)
 
 
-def position(result: WhatIfResult, timeline: int) -> int:
-    """Return the column of ``timeline`` in the result's per-timeline arrays."""
-    timelines = result.twin.timelines
-    found = np.flatnonzero(timelines == timeline)
-    if found.size == 0:
-        runs = result.twin.runs
-        if not 0 <= timeline < runs:
-            raise ChronicleError(
-                f"timeline {timeline} does not exist: this run has timelines 0 to {runs - 1}"
-            )
-        raise ChronicleError(
-            f"timeline {timeline} contradicts the record before the divergence and was not kept; "
-            f"{timelines.size:,} of {runs:,} timelines were kept (e.g. {_examples(timelines)})"
-        )
-    return int(found[0])
-
-
-def _examples(timelines: np.ndarray) -> str:
-    return ", ".join(str(int(t)) for t in timelines[:5])
-
-
-def replay(result: WhatIfResult, timeline: int) -> tuple[list[Firing], list[Firing]]:
-    """Replay one kept timeline; return its (factual, what-if) firings in engine order.
-
-    Raises ChronicleError for a timeline that was not kept, and RuntimeError if the replay does
-    not reproduce the ensemble's record of that timeline (which would be an engine bug).
-    """
-    from kremlinology.counterfactual.twin import NO_PLAN
-    from kremlinology.engine.simulate import start_block
-
-    column = position(result, timeline)
-    twin = result.twin
-    program = _program(twin.scenario)
-    common = start_block(program, twin.seed, timeline, 1)
-    common.advance(NO_PLAN, stop=twin.divergence - 1, log=True)
-    shared = _firings(common.log or [])
-    worlds = []
-    for plan, world in ((NO_PLAN, twin.factual), (twin.plan, twin.whatif)):
-        block = common.copy()
-        block.advance(plan, log=True)
-        firings = shared + _firings(block.log or [])
-        _check(
-            block.world.first[:, 0],
-            world.first,
-            world.outcomes,
-            block.records.outcomes[:, 0],
-            column,
-        )
-        worlds.append(firings)
-    return worlds[0], worlds[1]
-
-
-_PROGRAMS: list[tuple[Scenario, VectorProgram]] = []
-
-
-def _program(scenario: Scenario) -> VectorProgram:
-    """The scenario compiled for the kernel, kept for the last few scenarios (by identity)."""
-    from kremlinology.engine.vector import VectorProgram
-
-    for known, program in _PROGRAMS:
-        if known is scenario:
-            return program
-    program = VectorProgram(scenario)
-    _PROGRAMS[:] = [*_PROGRAMS[-3:], (scenario, program)]
-    return program
-
-
-def _firings(log: list[Fired]) -> list[Firing]:
-    return [
-        Firing(
-            r.month,
-            r.event,
-            int(r.options[0]),
-            () if r.holders is None else tuple(int(c) for c in r.holders[:, 0]),
-        )
-        for r in log
-        if r.timelines.size
-    ]
-
-
-def _check(
-    first: np.ndarray,
-    ensemble_first: np.ndarray,
-    ensemble_outcomes: np.ndarray,
-    outcomes: np.ndarray,
-    column: int,
-) -> None:
-    same_events = ensemble_first.shape[1] == 0 or np.array_equal(first, ensemble_first[:, column])
-    same_outcomes = np.allclose(outcomes, ensemble_outcomes[:, column], equal_nan=True)
-    if not (same_events and same_outcomes):
-        raise RuntimeError("the replayed timeline differs from the ensemble's record of it")
+def _replay(replayer: Replayer, timeline: int) -> tuple[list[Firing], list[Firing]]:
+    """The replayer's firings, with its TimelineError told as a ChronicleError."""
+    try:
+        return replayer.replay(timeline)
+    except TimelineError as error:
+        raise ChronicleError(str(error)) from None
 
 
 def entries(
@@ -253,8 +156,6 @@ def _normalise(firings: list[Firing], result: WhatIfResult) -> list[Firing]:
 
 def choose_timeline(result: WhatIfResult, pick: str) -> tuple[int, str]:
     """Return (timeline, why) for ``pick`` in PICKS."""
-    from kremlinology.narrate.families import families, surprising
-
     if pick == "typical":
         largest = families(result)[0]
         return largest.representative, (
@@ -271,13 +172,17 @@ def choose_timeline(result: WhatIfResult, pick: str) -> tuple[int, str]:
 
 
 def chronicle(
-    result: WhatIfResult, timeline: int | None = None, pick: str = "typical"
+    result: WhatIfResult,
+    timeline: int | None = None,
+    pick: str = "typical",
+    replayer: Replayer | None = None,
 ) -> Chronicle:
     """Tell one timeline of ``result`` in both worlds.
 
     ``timeline`` is a timeline index among ``result.twin.timelines``; without one, ``pick`` chooses
     the representative of the largest family ("typical") or the least likely timeline
-    ("surprising").
+    ("surprising"). Pass a ``Replayer`` of ``result.twin`` to tell several timelines without
+    compiling the scenario again. Raises ChronicleError for a timeline or pick it cannot tell.
     """
     if pick not in PICKS:
         raise ChronicleError(f"unknown pick '{pick}'; use one of {', '.join(PICKS)}")
@@ -287,7 +192,8 @@ def chronicle(
         if isinstance(timeline, bool) or not isinstance(timeline, int | np.integer):
             raise ChronicleError(f"timeline must be a whole number, not {timeline!r}")
         timeline, note, chosen = int(timeline), "a timeline chosen by its number", None
-    factual, whatif = (_normalise(w, result) for w in replay(result, timeline))
+    replayer = replayer or Replayer(result.twin)
+    factual, whatif = (_normalise(w, result) for w in _replay(replayer, timeline))
     narrator = Narrator(result.scenario)
     matched = result.resolved.whatif
     return Chronicle(

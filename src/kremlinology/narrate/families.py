@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from kremlinology.counterfactual.query import WhatIfResult
+from kremlinology.analysis.effects import outcome_columns
+from kremlinology.counterfactual.query import WhatIfResult
 
 SAMPLE = 3000
 """At most this many timelines are clustered; the rest join the nearest family."""
@@ -65,6 +65,7 @@ class Trait:
         return f"{label} ({self.family:.0%})"
 
     def to_dict(self) -> dict[str, Any]:
+        """The trait as a JSON-ready dict."""
         return {
             "feature": self.feature.id,
             "label": self.feature.label,
@@ -87,6 +88,7 @@ class Family:
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The family as a JSON-ready dict."""
         return {
             "share": self.share,
             "size": self.size,
@@ -104,6 +106,7 @@ class Surprise:
     log_probability: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The surprising timeline as a JSON-ready dict."""
         return {"timeline": self.timeline, "log10_probability": self.log_probability / math.log(10)}
 
 
@@ -113,14 +116,12 @@ def features(result: WhatIfResult) -> tuple[np.ndarray, np.ndarray, list[Feature
     Raw values are 0/1 for binary features and the outcome's value for numbers; the scaled
     matrix maps numbers to 0..1. Constant and duplicate columns are left out.
     """
-    from kremlinology.analysis.effects import outcome_columns
-
     scenario, world = result.scenario, result.twin.whatif
     columns: list[np.ndarray] = []
     found: list[Feature] = []
-    for ident, label, values, binary in outcome_columns(scenario, world.outcomes):
-        columns.append(values.astype(np.float64))
-        found.append(Feature(f"outcome:{ident}", label, "outcome", binary))
+    for column in outcome_columns(scenario, world.outcomes):
+        columns.append(column.values.astype(np.float64))
+        found.append(Feature(f"outcome:{column.id}", column.label, "outcome", column.binary))
     if world.first.shape[1]:
         for event in scenario.events:
             happened = world.first[event.index] >= 0

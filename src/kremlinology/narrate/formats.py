@@ -12,9 +12,14 @@ from __future__ import annotations
 import html as html_lib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kremlinology.months import month_words, parse_month
-from kremlinology.narrate.chronicle import Chronicle, Entry
+
+if TYPE_CHECKING:
+    # For the type checker only: chronicle.py renders through this module, which reads the
+    # chronicles it is given and never builds one.
+    from kremlinology.narrate.chronicle import Chronicle, Entry
 
 BBCODE_TAGS = ("b", "i", "url", "list", "quote", "spoiler", "img")
 """The markup alternate-history forums accept; ``[*]`` marks the items of a ``[list]``."""
@@ -57,15 +62,18 @@ def parts(chronicle: Chronicle) -> list[Part]:
 
 
 def heading(chronicle: Chronicle) -> str:
+    """The chronicle's title line: its title and timeline."""
     return f"{chronicle.title}: timeline {chronicle.timeline}"
 
 
 def intervention_line(chronicle: Chronicle) -> str:
+    """The interventions and the divergence month, in words."""
     when = month_words(parse_month(chronicle.divergence_month))
     return f"Intervention: {' + '.join(chronicle.interventions)}. The worlds part in {when}."
 
 
 def legend(marker: str) -> str:
+    """What the departure mark means."""
     return (
         f"Entries {marker} happen in one world but not in the other, "
         "or not in the same month there."
@@ -73,11 +81,13 @@ def legend(marker: str) -> str:
 
 
 def why(chronicle: Chronicle) -> str:
+    """Why this timeline was chosen, in words."""
     note = chronicle.note or "a timeline chosen by its number"
     return f"Why this timeline: {note}."
 
 
 def prose_paragraphs(chronicle: Chronicle) -> list[str]:
+    """The checked prose of a language model, as paragraphs (none without prose)."""
     if not chronicle.prose:
         return []
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", chronicle.prose.strip()) if p.strip()]
@@ -90,6 +100,7 @@ PROSE_TITLE = "Narration (written by a language model, checked against the entri
 
 
 def text(chronicle: Chronicle) -> str:
+    """The chronicle as plain text."""
     lines = [heading(chronicle), intervention_line(chronicle), why(chronicle), legend("marked *")]
     prose = prose_paragraphs(chronicle)
     if prose:
@@ -117,6 +128,7 @@ def md_escape(value: str) -> str:
 
 
 def markdown(chronicle: Chronicle, level: int = 2) -> str:
+    """The chronicle as Markdown, its title at heading ``level``."""
     h = "#" * level
     lines = [f"{h} {md_escape(heading(chronicle))}", "", f"*{md_escape(why(chronicle))}*", ""]
     lines += [
@@ -149,6 +161,7 @@ def bb_escape(value: str) -> str:
 
 
 def bbcode(chronicle: Chronicle) -> str:
+    """The chronicle as forum BBCode."""
     lines = [
         f"[b]{bb_escape(heading(chronicle))}[/b]",
         f"[i]{bb_escape(why(chronicle))}[/i]",
@@ -174,6 +187,7 @@ def bbcode(chronicle: Chronicle) -> str:
 
 
 def bb_items(part: Part) -> list[str]:
+    """Entries as BBCode list items (departures marked)."""
     if not part.entries:
         return ["[i]Nothing happens.[/i]"]
     lines = ["[list]"]
@@ -220,6 +234,7 @@ def html(chronicle: Chronicle, level: int = 2) -> str:
 
 
 def html_item(entry: Entry, part: Part) -> str:
+    """One entry as an HTML list item (escaped; departures marked)."""
     esc = html_lib.escape
     option = f' data-option="{esc(entry.option)}"' if entry.option is not None else ""
     body = f'<span class="text">{esc(entry.text)}</span>'

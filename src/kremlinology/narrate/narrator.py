@@ -75,6 +75,7 @@ class LLMConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LLMConfig:
+        """The language model's settings from the environment; NarratorError if missing."""
         env = os.environ if env is None else env
         base_url = env.get(ENV_BASE_URL, "").strip()
         model = env.get(ENV_MODEL, "").strip()

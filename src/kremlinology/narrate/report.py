@@ -22,8 +22,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kremlinology.analysis.effects import outcome_columns
+from kremlinology.counterfactual.replay import Replayer
 from kremlinology.months import month_words
-from kremlinology.narrate import formats
+from kremlinology.narrate import charts, formats
 from kremlinology.narrate.chronicle import Chronicle, chronicle
 from kremlinology.narrate.families import Family, families, surprising
 from kremlinology.scenario.errors import KremlinologyError
@@ -156,25 +158,24 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
 
 def build(result: WhatIfResult, folder: Path, max_families: int = 5) -> None:
     """Write every file of the report into an existing folder."""
-    from kremlinology.narrate.charts import save_charts
-
     groups = families(result, max_families)
-    told = [_family_chronicle(result, i, f) for i, f in enumerate(groups, 1)]
+    replayer = Replayer(result.twin)
+    told = [_family_chronicle(result, i, f, replayer) for i, f in enumerate(groups, 1)]
     odd = surprising(result)
-    strange = chronicle(result, timeline=odd.timeline)
+    strange = chronicle(result, timeline=odd.timeline, replayer=replayer)
     strange = dataclasses.replace(
         strange,
         pick="surprising",
         note="the least likely timeline that still happened: no other what-if world took a rarer "
         "course of events",
     )
-    charts = save_charts(result, folder)
+    drawn = charts.save_charts(result, folder)
     data = result.to_dict()
     data["families"] = [
         {**f.to_dict(), "chronicle": c.to_dict()} for f, c in zip(groups, told, strict=True)
     ]
     data["surprising"] = {**odd.to_dict(), "chronicle": strange.to_dict()}
-    data["charts"] = charts
+    data["charts"] = drawn
     _write(folder / "result.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
     _write(folder / "report.md", markdown(result, groups, told, strange))
     _write(folder / "report.bbcode", bbcode(result, groups, told, strange))
@@ -187,8 +188,11 @@ def _write(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def _family_chronicle(result: WhatIfResult, number: int, family: Family) -> Chronicle:
-    told = chronicle(result, timeline=family.representative)
+def _family_chronicle(
+    result: WhatIfResult, number: int, family: Family, replayer: Replayer
+) -> Chronicle:
+    """The chronicle of a family's representative timeline, noted as such."""
+    told = chronicle(result, timeline=family.representative, replayer=replayer)
     return dataclasses.replace(
         told,
         pick="typical" if number == 1 else None,
@@ -198,15 +202,14 @@ def _family_chronicle(result: WhatIfResult, number: int, family: Family) -> Chro
 
 
 def title(result: WhatIfResult) -> str:
+    """The what-if's title: its catalogue entry's, or the query."""
     matched = result.resolved.whatif
     return matched.title if matched is not None else result.resolved.query
 
 
 def _binary(result: WhatIfResult) -> dict[str, bool]:
-    from kremlinology.analysis.effects import outcome_columns
-
     columns = outcome_columns(result.scenario, result.twin.factual.outcomes)
-    return {ident: binary for ident, _, _, binary in columns}
+    return {column.id: column.binary for column in columns}
 
 
 def _value(value: float, binary: bool) -> str:
@@ -217,8 +220,24 @@ def _change(value: float, binary: bool) -> str:
     return f"{value * 100:+.1f} points" if binary else f"{value:+.3g}"
 
 
-def outcome_lines(result: WhatIfResult) -> list[tuple[str, str, str, str, str, str]]:
-    """Rows (label, baseline, what-if, change, interval, changed), largest change first."""
+@dataclasses.dataclass(frozen=True)
+class OutcomeLine:
+    """One outcome of the report's table, every figure already worded."""
+
+    label: str
+    baseline: str
+    whatif: str
+    change: str
+    interval: str
+    changed: str
+
+    def cells(self) -> list[str]:
+        """The cells in table order."""
+        return [self.label, self.baseline, self.whatif, self.change, self.interval, self.changed]
+
+
+def outcome_lines(result: WhatIfResult) -> list[OutcomeLine]:
+    """The outcomes that are not zero in both worlds, largest change first."""
     binary = _binary(result)
     rows = []
     for row in result.sorted_outcomes():
@@ -227,7 +246,7 @@ def outcome_lines(result: WhatIfResult) -> list[tuple[str, str, str, str, str, s
         b = binary[row["id"]]
         low, high = row["ci"]
         rows.append(
-            (
+            OutcomeLine(
                 row["label"],
                 _value(row["baseline"], b),
                 _value(row["whatif"], b),
@@ -266,6 +285,7 @@ def summary(result: WhatIfResult, limit: int = 3) -> list[str]:
 
 
 def conditioning(result: WhatIfResult) -> str:
+    """How the record conditioned the timelines, in one sentence."""
     twin = result.twin
     kept = f"{twin.kept:,} of {twin.runs:,} timelines"
     if twin.tolerance is None:
@@ -318,6 +338,7 @@ def _driver_rows(result: WhatIfResult) -> list[tuple[str, str, str]]:
 def markdown(
     result: WhatIfResult, groups: list[Family], told: list[Chronicle], strange: Chronicle
 ) -> str:
+    """The report as Markdown, with the chronicles of the families and the surprising world."""
     esc = formats.md_escape
     lines = [f"# What if: {esc(title(result))}", "", f"*{esc(_byline(result))}*", ""]
     lines += [
@@ -336,7 +357,9 @@ def markdown(
         "| Outcome | Baseline | What-if | Change | 95% interval | Timelines changed |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in outcome_lines(result)]
+    lines += [
+        "| " + " | ".join(esc(c) for c in row.cells()) + " |" for row in outcome_lines(result)
+    ]
     lines += ["", _md_chart("outcomes")]
     lines += ["", "## What decides it", ""]
     drivers = _driver_rows(result)
@@ -370,8 +393,23 @@ def _md_chart(stem: str) -> str:
 def bbcode(
     result: WhatIfResult, groups: list[Family], told: list[Chronicle], strange: Chronicle
 ) -> str:
-    esc = formats.bb_escape
+    """The report as one forum post (BBCode), with the chronicles folded in spoilers."""
     lines = [
+        *_bb_heading(result),
+        *_bb_outcomes(result),
+        *_bb_drivers(result),
+        *_bb_families(groups, told, strange),
+        "",
+        "[i]Images: upload the PNG files of this report and put their addresses in the "
+        "img tags.[/i]",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _bb_heading(result: WhatIfResult) -> list[str]:
+    """Title, byline, the intervention and its admissibility, the summary sentences."""
+    esc = formats.bb_escape
+    return [
         f"[b]What if: {esc(title(result))}[/b]",
         f"[i]{esc(_byline(result))}[/i]",
         "",
@@ -388,15 +426,25 @@ def bbcode(
         *(esc(s) for s in summary(result)),
         "[/quote]",
         "",
-        "[b]Outcomes[/b] [i](largest change first; 95% paired intervals)[/i]",
-        "[list]",
     ]
-    for label, before, after, change, interval, changed in outcome_lines(result):
+
+
+def _bb_outcomes(result: WhatIfResult) -> list[str]:
+    """The outcome list, largest change first, and its chart."""
+    esc = formats.bb_escape
+    lines = ["[b]Outcomes[/b] [i](largest change first; 95% paired intervals)[/i]", "[list]"]
+    for row in outcome_lines(result):
         lines.append(
-            f"[*][b]{esc(label)}[/b]: {before} -> {after} (change {change}, 95% "
-            f"interval {interval}; {changed} of the timelines changed)"
+            f"[*][b]{esc(row.label)}[/b]: {row.baseline} -> {row.whatif} (change {row.change}, "
+            f"95% interval {row.interval}; {row.changed} of the timelines changed)"
         )
-    lines += ["[/list]", _bb_chart("outcomes"), "", "[b]What decides it[/b]"]
+    return [*lines, "[/list]", _bb_chart("outcomes"), ""]
+
+
+def _bb_drivers(result: WhatIfResult) -> list[str]:
+    """What decides the headline outcomes, its chart, and the divergence chart."""
+    esc = formats.bb_escape
+    lines = ["[b]What decides it[/b]"]
     drivers = _driver_rows(result)
     if drivers:
         lines += [
@@ -406,15 +454,14 @@ def bbcode(
         ]
     else:
         lines.append("No factor explains any headline outcome.")
-    lines += [
-        _bb_chart("drivers"),
-        "",
-        "[b]How fast the worlds part[/b]",
-        _bb_chart("divergence"),
-        "",
-        "[b]Families of what-if worlds[/b]",
-        "[list]",
-    ]
+    lines += [_bb_chart("drivers"), "", "[b]How fast the worlds part[/b]"]
+    return [*lines, _bb_chart("divergence"), ""]
+
+
+def _bb_families(groups: list[Family], told: list[Chronicle], strange: Chronicle) -> list[str]:
+    """The families of what-if worlds, a chronicle of each, and the most surprising world."""
+    esc = formats.bb_escape
+    lines = ["[b]Families of what-if worlds[/b]", "[list]"]
     lines += [f"[*]In {f.share:.0%} of worlds ({f.size:,}): {esc(f.label)}." for f in groups]
     lines.append("[/list]")
     for i, (family, story) in enumerate(zip(groups, told, strict=True), 1):
@@ -423,15 +470,12 @@ def bbcode(
             formats.bbcode(story).rstrip(),
             "[/spoiler]",
         ]
-    lines += [
+    return [
+        *lines,
         "[spoiler=The most surprising world]",
         formats.bbcode(strange).rstrip(),
         "[/spoiler]",
-        "",
-        "[i]Images: upload the PNG files of this report and put their addresses in the "
-        "img tags.[/i]",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def _bb_chart(stem: str) -> str:

@@ -30,6 +30,8 @@ def cache_dir() -> Path:
 
 
 def cache_key(folder: Path) -> str:
+    """A digest of what a compiled scenario depends on: package version, folder path, every
+    file in the folder and the scenario package's own code."""
     digest = hashlib.sha256(f"{__version__}\0{folder.resolve()}\0".encode())
     digest.update(fingerprint(folder).encode())  # safe: no FIFO, device or link out is read
     for source in sorted(Path(__file__).parent.glob("*.py")):

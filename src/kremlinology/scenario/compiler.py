@@ -59,6 +59,7 @@ class Located:
     path: tuple[str | int, ...]
 
     def at(self, *keys: str | int, key: bool = False) -> Position:
+        """The position of ``path`` in the item's file."""
         return self.source.at((*self.path, *keys), key=key)
 
 
@@ -856,24 +857,31 @@ class ScenarioNamespace:
         }
 
     def slot(self, dotted: str) -> tuple[int, ValueType] | None:
+        """The slot index and type of a dotted name, or None."""
         index = self.scenario.slot_index.get(dotted)
         return None if index is None else (index, self.scenario.slots[index].type)
 
     def derived(self, name: str) -> Node | None:
+        """The expression of a derived value, or None."""
         return self.scenario.derived_nodes.get(name)
 
     def event(self, name: str) -> int | None:
+        """The index of an event, or None."""
         return self.scenario.event_index.get(name)
 
     def option(self, event: int, name: str) -> int | None:
+        """The index of an option of ``event``, or None."""
         options = [o.id for o in self.scenario.events[event].options]
         return options.index(name) if name in options else None
 
     def is_prefix(self, dotted: str) -> bool:
+        """Whether ``dotted`` starts some slot name (an actor, say)."""
         return dotted in self.prefixes
 
     def actor_domain(self) -> Categorical:
+        """The categorical type whose values are the actors (and none)."""
         return Categorical(self.scenario.actor_domain)
 
     def gather(self, attribute: str) -> tuple[tuple[int, ...], ValueType] | str:
+        """Each actor's slot of ``attribute`` and its type, or an error message."""
         return gather_table(self.scenario.actor_domain, attribute, self.slot)

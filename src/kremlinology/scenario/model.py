@@ -127,10 +127,12 @@ class Scenario:
 
     @property
     def name(self) -> str:
+        """The scenario's id (from its manifest)."""
         return self.manifest.name
 
     @property
     def version(self) -> str:
+        """The scenario's version (from its manifest)."""
         return self.manifest.version
 
     @property

@@ -29,7 +29,10 @@ from kremlinology.scenario.errors import KremlinologyError
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+QUEUED = "queued"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
 
 
 class QueueFull(Exception):
@@ -113,6 +116,7 @@ class Job:
 
     @property
     def elapsed_s(self) -> float:
+        """Seconds since the job started (since it was queued, while it waits); fixed once done."""
         end = self.finished if self.finished is not None else time.monotonic()
         return end - (self.started if self.started is not None else self.created)
 
@@ -233,6 +237,7 @@ class JobQueue:
         return max(1, min(600, round(typical * waiting)))
 
     def get(self, job_id: str) -> Job | None:
+        """The job with this id, or None when unknown or forgotten."""
         with self._lock:
             return self._jobs.get(job_id)
 

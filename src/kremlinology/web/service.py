@@ -7,7 +7,6 @@ there, so a result is the same whether it was just computed or comes from the ca
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import tempfile
@@ -16,15 +15,19 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from kremlinology import api
+from kremlinology.counterfactual.catalogue import resolve_query
+from kremlinology.counterfactual.replay import Replayer
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO
-from kremlinology.engine.rng import MAX_SEED
 from kremlinology.engine.simulate import outcome_kind
-from kremlinology.limits import MAX_PENDING_JOBS
+from kremlinology.limits import MAX_PENDING_JOBS, check_runs, check_seed
 from kremlinology.months import format_month
+from kremlinology.narrate.chronicle import PICKS, chronicle
+from kremlinology.narrate.families import families
+from kremlinology.narrate.report import write_report
+from kremlinology.narrate.verdicts import whatif_verdict
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.scenario.loader import bundled_scenarios, resolve_scenario
 from kremlinology.scenario.model import Scenario
@@ -54,10 +57,6 @@ MEDIA_TYPES = {
 }
 
 
-class ChronicleUnavailable(KremlinologyError):
-    """Chronicles (kremlinology.narrate) are not available in this installation."""
-
-
 @dataclass(frozen=True)
 class Settings:
     """How the explorer runs; ``kremlinology serve`` fills these from its options."""
@@ -74,10 +73,12 @@ class Settings:
 
     @property
     def runs_default(self) -> int:
+        """The JSON API's runs when a request names none (within the cap)."""
         return min(self.default_runs, self.max_runs)
 
     @property
     def runs_page(self) -> int:
+        """What the pages' forms offer first (within the cap)."""
         return min(self.page_runs, self.max_runs)
 
 
@@ -129,14 +130,6 @@ class Request:
         return params
 
 
-def narrate_module(name: str) -> ModuleType | None:
-    """Import ``kremlinology.narrate.<name>`` if it is there (it is optional here)."""
-    try:
-        return importlib.import_module(f"kremlinology.narrate.{name}")
-    except ImportError:
-        return None
-
-
 class Explorer:
     """Scenarios, the result store, the job queue and the computations, for one server."""
 
@@ -159,6 +152,7 @@ class Explorer:
         self._scenarios[default.name] = default
 
     def close(self) -> None:
+        """Stop the job queue and close the result store."""
         self.jobs.close()
 
     # Scenarios -------------------------------------------------------------------------------
@@ -169,6 +163,7 @@ class Explorer:
         return api.load_scenario(name_or_path)
 
     def scenario_names(self) -> list[str]:
+        """The names of the scenarios this server offers, sorted."""
         return sorted(self._paths)
 
     def scenario(self, name: str | None = None) -> Scenario:
@@ -212,25 +207,18 @@ class Explorer:
     # Requests ------------------------------------------------------------------------------
 
     def check_runs(self, runs: int) -> int:
-        if not 1 <= runs <= self.settings.max_runs:
-            raise ValueError(
-                f"runs must be between 1 and {self.settings.max_runs:,} on this server, "
-                f"not {runs:,}"
-            )
-        return runs
+        """Return ``runs`` if it is from 1 to this server's ``max_runs``; raise ValueError."""
+        return check_runs(runs, self.settings.max_runs, where=" on this server")
 
     @staticmethod
     def check_seed(seed: int) -> int:
-        if not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed must be between 0 and {MAX_SEED:,}, not {seed:,}")
-        return seed
+        """Return ``seed`` if it is a usable seed; raise ValueError (``engine.limits``)."""
+        return check_seed(seed)
 
     def whatif_request(
         self, scenario: str | None, query: str, runs: int, seed: int, condition: bool = True
     ) -> Request:
         """Check a what-if request: the query must parse or match now (the CLI's message if not)."""
-        from kremlinology.counterfactual.catalogue import resolve_query
-
         loaded = self.scenario(scenario)
         text = query.strip()
         if len(text) > MAX_QUERY_CHARS:
@@ -241,22 +229,20 @@ class Explorer:
         )
 
     def history_request(self, scenario: str | None, runs: int, seed: int) -> Request:
+        """Check a fidelity request (scenario, runs, seed)."""
         loaded = self.scenario(scenario)
         return Request("history", loaded, "", self.check_runs(runs), self.check_seed(seed))
 
     def chronicle_request(
         self, whatif: Request, timeline: int | None, pick: str = "typical"
     ) -> Request:
+        """Check a chronicle request about ``whatif``: timeline in range, a known pick."""
         if timeline is not None and not 0 <= timeline < whatif.runs:
             raise ValueError(
                 f"timeline must be between 0 and {whatif.runs - 1:,}, not {timeline:,}"
             )
-        chronicles = narrate_module("chronicle")
-        if chronicles is None:
-            raise ChronicleUnavailable("chronicles are not available in this installation")
-        picks = getattr(chronicles, "PICKS", None)
-        if picks is not None and pick not in picks:
-            raise ValueError(f"unknown pick '{pick}'; use one of {', '.join(picks)}")
+        if pick not in PICKS:
+            raise ValueError(f"unknown pick '{pick}'; use one of {', '.join(PICKS)}")
         return Request(
             "chronicle",
             whatif.scenario,
@@ -271,10 +257,12 @@ class Explorer:
     # Results -------------------------------------------------------------------------------
 
     def cached(self, request: Request) -> dict[str, Any] | None:
+        """The stored answer of a request, or None."""
         text = self.store.get(request.key)
         return None if text is None else dict(json.loads(text))
 
     def cached_text(self, request: Request) -> str | None:
+        """The stored JSON text of a request's answer, or None."""
         return self.store.get(request.key)
 
     def submit(self, request: Request, client: str = "anonymous") -> Job:
@@ -331,7 +319,7 @@ class Explorer:
         data = result.to_dict()
         payload: dict[str, Any] = {
             "result": data,
-            "verdict": result.verdict(),
+            "verdict": whatif_verdict(result),
             "chronicle": None,
             "families": [],
             "notes": [],
@@ -347,18 +335,13 @@ class Explorer:
         return payload
 
     def _narrate(self, result: WhatIfResult, payload: dict[str, Any]) -> None:
-        chronicles = narrate_module("chronicle")
-        families = narrate_module("families")
-        if chronicles is None:
-            payload["notes"].append("Chronicles are not available in this installation.")
-            return
         try:
-            payload["chronicle"] = chronicles.chronicle(result).to_dict()
-            if families is not None:
-                for family in families.families(result, max_families=self.settings.max_families):
-                    entry = family.to_dict()
-                    story = chronicles.chronicle(result, timeline=entry.get("representative"))
-                    payload["families"].append({"family": entry, "chronicle": story.to_dict()})
+            replayer = Replayer(result.twin)
+            payload["chronicle"] = chronicle(result, replayer=replayer).to_dict()
+            for family in families(result, max_families=self.settings.max_families):
+                entry = family.to_dict()
+                story = chronicle(result, timeline=entry.get("representative"), replayer=replayer)
+                payload["families"].append({"family": entry, "chronicle": story.to_dict()})
         except Exception as error:  # the result stands without its chronicles
             log.exception("chronicles failed")
             payload["notes"].append(f"Chronicles could not be written: {error}")
@@ -367,20 +350,16 @@ class Explorer:
         self, result: WhatIfResult, payload: dict[str, Any]
     ) -> dict[str, tuple[str, bytes]]:
         files: dict[str, tuple[str, bytes]] = {}
-        report = narrate_module("report")
-        if report is not None:
-            with tempfile.TemporaryDirectory(prefix="kremlinology-report-") as folder:
-                target = Path(folder) / "report"
-                try:
-                    with self._report_lock:
-                        report.write_report(result, target, max_families=self.settings.max_families)
-                except Exception as error:  # the result stands without its report
-                    log.exception("report failed")
-                    payload["notes"].append(f"The report could not be written: {error}")
-                else:
-                    files = _collect(target)
-        else:
-            payload["notes"].append("The Markdown and BBCode reports are not available here.")
+        with tempfile.TemporaryDirectory(prefix="kremlinology-report-") as folder:
+            target = Path(folder) / "report"
+            try:
+                with self._report_lock:
+                    write_report(result, target, max_families=self.settings.max_families)
+            except Exception as error:  # the result stands without its report
+                log.exception("report failed")
+                payload["notes"].append(f"The report could not be written: {error}")
+            else:
+                files = _collect(target)
         if "result.json" not in files:
             files["result.json"] = ("application/json", result.to_json(indent=2).encode("utf-8"))
         return files
@@ -396,12 +375,9 @@ class Explorer:
         return dict(report)
 
     def _chronicle(self, request: Request, job: Job) -> dict[str, Any]:
-        chronicles = narrate_module("chronicle")
-        if chronicles is None:
-            raise ChronicleUnavailable("chronicles are not available in this installation")
         result = self._simulate(request.whatif, job)
         job.set_stage("writing the chronicle", 0.8, 0.98)
-        story = chronicles.chronicle(result, timeline=request.timeline, pick=request.pick)
+        story = chronicle(result, timeline=request.timeline, pick=request.pick)
         data: dict[str, Any] = story.to_dict()
         self.store.put(request.key, json.dumps(data, allow_nan=False))
         return data

@@ -68,6 +68,7 @@ class CacheKey:
 
     @property
     def digest(self) -> str:
+        """The key as a sha256 hex digest (every part counts)."""
         parts = [
             self.kind,
             self.scenario_sha256,
@@ -199,6 +200,7 @@ class ResultStore:
         return [str(r[0]) for r in rows]
 
     def count(self) -> int:
+        """How many answers are stored."""
         with closing(self._connect()) as conn:
             return int(conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
 

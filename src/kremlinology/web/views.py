@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+
+@dataclass(frozen=True)
+class Margins:
+    """Margins around a chart's plot area (SVG user units)."""
+
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+
+CHART_MARGINS = Margins(48, 16, 12, 36)
+"""The divergence chart's margins."""
 BAR_WIDTH = 200.0  # SVG user units of a full bar in the outcome table
 
 
 def percent(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage with ``digits`` decimals (``n/a`` when None)."""
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
@@ -94,7 +109,9 @@ def divergence_chart(
     points: list[dict[str, Any]], width: int = 640, height: int = 220
 ) -> dict[str, Any]:
     """Line chart geometry of the divergence profile (share of twin pairs that differ)."""
-    left, right, top, bottom = 48, 16, 12, 36
+    margins = CHART_MARGINS
+    left, right = margins.left, margins.right
+    top, bottom = margins.top, margins.bottom
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(points)
     if n == 0:
@@ -166,6 +183,7 @@ def driver_rows(result: dict[str, Any], names: dict[str, str]) -> list[dict[str,
 
 
 def history_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The facts of a fidelity report, as the history page lists them."""
     return [
         {**fact, "share": percent(float(fact["p"])), "bar": round(float(fact["p"]) * 100, 1)}
         for fact in report["facts"]
@@ -216,6 +234,7 @@ def _scalar(value: Any) -> str:
 
 
 def prior_text(prior: dict[str, Any]) -> str:
+    """A parameter's prior in words."""
     dist = prior.get("dist", "?")
     if dist == "categorical":
         pairs = zip(prior.get("values", []), prior.get("probs", []), strict=False)
