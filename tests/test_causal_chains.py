@@ -58,3 +58,43 @@ def test_chain_counterfactual_moves_later_links(thaw, whatif, outcome, sign) -> 
         assert low > 0, (
             f"{whatif}: {outcome} should rise, got {row['delta']:+.3f} [{low:+.3f}, {high:+.3f}]"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the generic break comes too late (0.12 at seed 2)")
+def test_split_stays_likely_without_the_cuban_missiles(thaw) -> None:  # type: ignore[no-untyped-def]
+    # The quarrel had many causes (ideology, de-Stalinisation, dealings with the West, the withheld
+    # bomb); Cuba was one road to the open break, not the only one.
+    result = k.whatif("no_cuban_missiles", thaw, runs=RUNS, seed=SEED, workers=1)
+    row = next(r for r in result.outcomes if r["id"] == "sino_soviet_split_1964")
+    assert row["whatif"] >= 0.5, f"split without Cuba: {row['whatif']:.3f}"
+
+
+# Events of Khrushchev's decade that fire in most baseline timelines, other than the plot itself.
+# The 1964 coup still needs its catalysts (the harvest, the 22nd Congress's Programme, the party
+# split, the reorganisation it brings, the holiday): those are strict xfails until another road
+# to his fall exists that does not move the October 1964 facts.
+CATALYST = pytest.mark.xfail(strict=True, reason="the 1964 coup still hangs on this catalyst")
+FALL_CAUSES = [
+    pytest.param("harvest", marks=CATALYST),
+    pytest.param("khrushchev_vacation", marks=CATALYST),
+    pytest.param("party_bifurcation", marks=CATALYST),
+    pytest.param("agriculture_reorganization_plan", marks=CATALYST),
+    pytest.param("congress_22", marks=CATALYST),
+    "cuban_missile_deployment",
+    "sino_soviet_letters",
+    "kgb_chair_semichastny",
+    "brezhnev_back_to_secretariat",
+    "semichastny_stance",
+    "shelepin_joins_ouster",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("event", FALL_CAUSES)
+def test_no_single_event_decides_khrushchevs_fall(thaw, event) -> None:  # type: ignore[no-untyped-def]
+    result = k.whatif(f"block({event})", thaw, runs=3000, seed=SEED, workers=1)
+    row = next(r for r in result.outcomes if r["id"] == "khrushchev_removed_1964")
+    assert abs(row["delta"]) < 0.5 * row["baseline"], (
+        f"block({event}): {row['baseline']:.3f} -> {row['whatif']:.3f}"
+    )

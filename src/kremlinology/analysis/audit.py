@@ -28,35 +28,19 @@ from kremlinology.months import format_month
 from kremlinology.scenario.model import CompiledEvent, Scenario
 from kremlinology.scenario.templates import short_name
 
-
-class AuditedWorlds(Protocol):
-    """What an audit reads (``counterfactual.audit.AuditedWorlds`` has it): the firings of each
-    world, with the plan and the run that produced them."""
-
-    @property
-    def plan(self) -> Plan:
-        """The interventions the worlds ran under."""
-
-    @property
-    def runs(self) -> int:
-        """Timelines simulated."""
-
-    @property
-    def seed(self) -> int:
-        """The run's seed."""
-
-    @property
-    def kept(self) -> int:
-        """Timelines kept after conditioning."""
-
-    @property
-    def worlds(self) -> dict[str, list[StatusFiring]]:
-        """Firings by world name, each with the cast in play."""
-
-
 Sentence = Callable[[CompiledEvent, int, "int | None", Mapping[str, str]], str]
 MAX_EXAMPLES = 20
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class AuditedWorlds(Protocol):
+    """What the audit reads of logged worlds (the counterfactual layer's ``AuditedWorlds``)."""
+
+    plan: Plan
+    runs: int
+    seed: int
+    kept: int
+    worlds: dict[str, list[StatusFiring]]
 
 
 @dataclass
@@ -79,7 +63,7 @@ class AuditReport:
         return not any(counts)
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as a JSON-ready dict (the CLI's ``audit --json`` object)."""
+        """The report as the JSON object of ``audit --json``."""
         return {
             "query": self.query,
             "runs": self.runs,

@@ -56,7 +56,7 @@ class FiringLog(Recorder):
         self.entries: list[StatusFiring] = []
 
     def fired(self, world: WorldState, event: int, mask: np.ndarray) -> None:
-        """Log the firing with who was in play in each timeline where it fired."""
+        """Log the firing with which of its actors were in play."""
         super().fired(world, event, mask)
         rows = np.flatnonzero(mask)
         failed = (world.values[self.status_rows][:, rows] == 0.0).astype(np.int64)

@@ -120,7 +120,7 @@ class Recorder:
             )
 
     def refused(self, world: WorldState, event: int, mask: np.ndarray) -> None:
-        """Count a forced firing the kernel refused in the timelines of ``mask``."""
+        """Count the timelines where a forced event could not fire."""
         self.refusals[event] = self.refusals.get(event, 0) + int(mask.sum())
 
 

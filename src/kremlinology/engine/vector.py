@@ -187,7 +187,7 @@ class DerivedValues:
             self.closures.append(self._closure(k))
 
     def closure(self, k: int) -> Closure:
-        """The closure computing derived quantity ``k``."""
+        """The closure that evaluates derived value ``k``."""
         return self.closures[k]
 
     def _fresh(self, k: int, w: WorldState) -> bool:

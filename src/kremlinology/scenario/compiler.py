@@ -879,9 +879,9 @@ class ScenarioNamespace:
         return dotted in self.prefixes
 
     def actor_domain(self) -> Categorical:
-        """The actors as a categorical type (for office holders)."""
+        """The categorical type whose values are the actors (and none)."""
         return Categorical(self.scenario.actor_domain)
 
     def gather(self, attribute: str) -> tuple[tuple[int, ...], ValueType] | str:
-        """The slots of ``attribute`` over every actor and their type, or a message why not."""
+        """Each actor's slot of ``attribute`` and its type, or an error message."""
         return gather_table(self.scenario.actor_domain, attribute, self.slot)
