@@ -398,3 +398,27 @@ def test_scenario_json(client: TestClient) -> None:
         "loads": True,
         "error": None,
     } in listed
+
+
+def test_a_report_is_written_after_its_answer(tmp_path: Path, monkeypatch: Any) -> None:
+    """The answer does not wait for the report's charts; a report file asked for before the
+    background has written it is written then, and attached to the stored answer."""
+    monkeypatch.setattr(Explorer, "_queue_report", lambda self, request, client: None)
+    params = {"q": "no_plot", "runs": RUNS, "seed": 11}
+    with TestClient(create_app(settings(tmp_path / "r.sqlite3"))) as fresh:
+        answer = fresh.get("/api/whatif", params=params)
+        assert answer.status_code == 200
+        explorer: Explorer = fresh.app.state.explorer  # type: ignore[attr-defined]
+        wanted = explorer.whatif_request(None, "no_plot", RUNS, 11)
+        digest = wanted.key.digest
+        assert explorer.store.files(digest) == ["result.json"]  # the report is not written yet
+        chart = fresh.get(f"/report/{digest}/divergence.svg")
+        assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
+        assert "report.md" in explorer.store.files(digest)
+        markdown = fresh.get(f"/report/{digest}/report.md")
+        assert markdown.status_code == 200 and "rebel" in markdown.text.lower()
+        assert fresh.get(f"/report/{digest}/nothing.txt").status_code == 404
+        history = explorer.history_request(None, RUNS, 1)
+        assert fresh.get("/api/history", params={"runs": RUNS, "seed": 1}).status_code == 200
+        # a stored answer that is not a what-if has no report to write
+        assert fresh.get(f"/report/{history.key.digest}/report.md").status_code == 404

@@ -167,3 +167,54 @@ def test_close_cancels_running_jobs_at_their_next_report() -> None:
     queue.close()
     assert time.monotonic() - began < 2.0
     assert job.state == FAILED and "shutting down" in (job.error or "")
+
+
+def test_background_work_waits_until_nothing_else_does() -> None:
+    """A background job starts only when no job waits and a worker stays free for small
+    ones; asked for in the foreground while it waits, it moves ahead of the background."""
+    queue = JobQueue(workers=2, max_pending=50)
+    gate = threading.Event()
+    started: list[str] = []
+
+    def hold(job: Job) -> None:
+        started.append(job.key)
+        gate.wait(10)
+
+    def quick(job: Job) -> str:
+        started.append(job.key)
+        return job.key
+
+    big = queue.submit("big", "t", hold, client="a", runs=50_000)
+    deadline = time.monotonic() + 5
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    later = queue.submit("report-1", "t", quick, client="a", runs=300, background=True)
+    promoted = queue.submit("report-2", "t", quick, client="a", runs=300, background=True)
+    assert queue.pending() == 0  # background work is not counted as waiting
+    smalls = [queue.submit(f"small{i}", "t", quick, client="b", runs=300) for i in range(2)]
+    assert [s.future.result(5) for s in smalls] == ["small0", "small1"]
+    time.sleep(0.1)
+    # the big job holds the one worker that may do non-small work: the reports wait
+    assert later.state == "queued" and promoted.state == "queued"
+    assert queue.submit("report-2", "t", quick, client="c", runs=300) is promoted
+    assert promoted.future.result(5) == "report-2"  # now small work, on the free worker
+    assert later.state == "queued"
+    gate.set()
+    assert later.future.result(10) == "report-1"
+    assert started == ["big", "small0", "small1", "report-2", "report-1"]
+    queue.close()
+
+
+def test_background_work_is_bounded_too() -> None:
+    queue = JobQueue(workers=1, max_pending=2)
+    gate = threading.Event()
+    first = queue.submit("hold", "t", lambda job: gate.wait(10), runs=1)
+    while first.state != "running":
+        time.sleep(0.01)
+    for i in range(2):
+        queue.submit(f"bg{i}", "t", lambda job: None, background=True)
+    with pytest.raises(QueueFull):
+        queue.submit("bg2", "t", lambda job: None, background=True)
+    queue.submit("fg", "t", lambda job: None)  # foreground work still has its places
+    gate.set()
+    queue.close()

@@ -83,6 +83,12 @@ def test_ten_simultaneous_requests_are_served_fairly(tmp_path: Path) -> None:
         # first of them is answered long before the big one ends
         assert latencies[0] < big_answer[1], figures
         assert explorer.store.count() == 11 and explorer.store.integrity() == "ok"
+        # the reports were left to the background: once the queue is quiet they are written
+        digest = explorer.whatif_request(None, "no_plot", RUNS, 100).key.digest
+        deadline = time.monotonic() + 120
+        while "report.md" not in explorer.store.files(digest):
+            assert time.monotonic() < deadline, "the background never wrote the report"
+            time.sleep(0.2)
         again = httpx.get(
             f"{base}/api/whatif", params={"q": "no_plot", "runs": RUNS, "seed": 105}, timeout=30
         )

@@ -112,3 +112,15 @@ def test_killing_a_writer_mid_transaction_corrupts_nothing(tmp_path: Path) -> No
     for number, payload in enumerate(seeds, start=1):
         assert payload == {"seed": number}  # every stored result is whole, with all its files
         assert len(store.files(key(number).digest)) == 5
+
+
+def test_files_are_attached_to_a_stored_result_only(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite3")
+    store.put(key(5), json.dumps({"a": 5}), {"result.json": ("application/json", b"{}")})
+    assert not store.attach(key(6).digest, {"report.md": ("text/markdown", b"# no")})
+    assert store.files(key(6).digest) == []
+    assert store.attach(key(5).digest, {"report.md": ("text/markdown", b"# yes")})
+    assert store.files(key(5).digest) == ["report.md", "result.json"]
+    assert store.key(key(5).digest) == key(5) and store.key(key(6).digest) is None
+    with pytest.raises(TypeError):
+        store.attach(key(5).digest, {"x": ("text/plain", "not bytes")})  # type: ignore[dict-item]

@@ -4,7 +4,9 @@ A fixed number of worker threads take jobs from per-client queues in turn (round
 client asking for many results cannot make another wait behind all of them. Jobs are small (at
 most ``limits.SMALL_JOB_RUNS`` timelines) or big: a worker always takes a waiting small job
 first, and big jobs may occupy all workers but one, so a small request is never stuck behind big
-ones (with one worker, behind at most the one running). The queue is bounded: past
+ones (with one worker, behind at most the one running). Background jobs (``background=True``:
+work nobody is waiting for yet, such as a report's charts) run only when no other job waits, and
+under the same all-workers-but-one rule as big jobs. The queue is bounded: past
 ``max_pending`` waiting jobs, ``submit`` raises :class:`QueueFull` with a ``retry_after_s``
 estimate instead of letting requests pile up. The same computation asked for twice while it is
 still queued or running is one job. A job that fails (bad input found late, or a bug) is marked
@@ -68,6 +70,7 @@ class Job:
     future: Future[Any] = field(default_factory=Future)
     meta: dict[str, Any] = field(default_factory=dict)
     small: bool = True
+    background: bool = False
     cancelled: bool = False
     _stage_weight: tuple[float, float] = (0.0, 0.0)
     _stage_started: float = 0.0
@@ -145,6 +148,16 @@ class _Lane:
         depth = max((len(q) for q in queues), default=0)
         return [q[level] for level in range(depth) for q in queues if level < len(q)]
 
+    def remove(self, job: Job) -> bool:
+        """Take a waiting job out of its client's queue; False when it is not here."""
+        queue = self.queues.get(job.client)
+        if queue is None or job not in queue:
+            return False
+        queue.remove(job)
+        if not queue:
+            del self.queues[job.client]
+        return True
+
     def drain(self) -> list[Job]:
         jobs = [job for queue in self.queues.values() for job in queue]
         self.queues.clear()
@@ -165,7 +178,7 @@ class JobQueue:
         self.max_pending = max_pending
         self._keep = keep
         self._lock = threading.Condition()
-        self._small, self._big = _Lane(), _Lane()
+        self._small, self._big, self._idle = _Lane(), _Lane(), _Lane()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._active: dict[str, Job] = {}  # key -> queued or running job
         self._running: dict[str, Job] = {}  # id -> running job
@@ -204,26 +217,37 @@ class JobQueue:
         estimate_s: float | None = None,
         meta: dict[str, Any] | None = None,
         runs: int = 0,
+        background: bool = False,
     ) -> Job:
         """Queue ``work(job)``, or return the queued or running job with the same key.
 
-        ``runs`` (timelines) sizes the job: at most SMALL_JOB_RUNS is small. Raises QueueFull
-        when ``max_pending`` jobs are waiting already.
+        ``runs`` (timelines) sizes the job: at most SMALL_JOB_RUNS is small. A ``background``
+        job waits until nothing else does; asked for again in the foreground while it still
+        waits, it moves to its size's lane. Raises QueueFull when ``max_pending`` jobs are
+        waiting already (for a background job: ``max_pending`` background jobs).
         """
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job queue is closed")
             existing = self._active.get(key)
             if existing is not None:
+                if not background and existing.state == QUEUED and self._idle.remove(existing):
+                    existing.background = False
+                    (self._small if existing.small else self._big).push(existing)
+                    self._lock.notify_all()
                 return existing
-            if self.pending() >= self.max_pending:
+            if background and len(self._idle) >= self.max_pending:
+                raise QueueFull("too much background work is waiting", self._retry_after())
+            if not background and self.pending() >= self.max_pending:
                 raise QueueFull(
                     f"the server is busy: {self.pending()} jobs are waiting; try again later",
                     self._retry_after(),
                 )
             job = Job(key, kind, client, work, estimate_s, meta=dict(meta or {}))
             job.small = runs <= SMALL_JOB_RUNS
-            (self._small if job.small else self._big).push(job)
+            job.background = background
+            lane = self._idle if background else self._small if job.small else self._big
+            lane.push(job)
             self._active[key] = job
             self._jobs[job.id] = job
             self._forget_old()
@@ -242,7 +266,7 @@ class JobQueue:
             return self._jobs.get(job_id)
 
     def pending(self) -> int:
-        """Number of jobs waiting for a worker."""
+        """Number of jobs waiting for a worker (background work not counted)."""
         return len(self._small) + len(self._big)
 
     def position(self, job: Job) -> int:
@@ -250,7 +274,7 @@ class JobQueue:
         with self._lock:
             if job.state != QUEUED:
                 return 0
-            order = self._small.order() + self._big.order()
+            order = self._small.order() + self._big.order() + self._idle.order()
             return order.index(job) if job in order else 0
 
     def close(self, timeout: float = 2.0) -> None:
@@ -258,7 +282,7 @@ class JobQueue:
         report and wait for them up to ``timeout`` seconds."""
         with self._lock:
             self._closed = True
-            waiting = self._small.drain() + self._big.drain()
+            waiting = self._small.drain() + self._big.drain() + self._idle.drain()
             for job in self._running.values():
                 job.cancelled = True
             self._lock.notify_all()
@@ -269,14 +293,14 @@ class JobQueue:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _next(self, generation: int) -> Job | None:
-        """The next job for a worker: a small one first; a big one while another worker stays
-        free for small ones (or this is the only worker)."""
+        """The next job for a worker: a small one first; then a big one, then a background one,
+        while another worker stays free for small ones (or this is the only worker)."""
         while not self._closed and generation == self._generation:
             job = self._small.pop()
-            if job is None and len(self._big):
-                busy_big = sum(1 for j in self._running.values() if not j.small)
-                if busy_big < max(1, self._workers - 1):
-                    job = self._big.pop()
+            if job is None and (len(self._big) or len(self._idle)):
+                busy = sum(1 for j in self._running.values() if not j.small or j.background)
+                if busy < max(1, self._workers - 1):
+                    job = self._big.pop() or self._idle.pop()
             if job is not None:
                 return job
             self._lock.wait()

@@ -31,7 +31,7 @@ from kremlinology.narrate.verdicts import whatif_verdict
 from kremlinology.scenario.errors import KremlinologyError, UnknownScenarioError
 from kremlinology.scenario.loader import bundled_scenarios, resolve_scenario
 from kremlinology.scenario.model import Scenario
-from kremlinology.web.jobs import Job, JobQueue
+from kremlinology.web.jobs import Job, JobQueue, QueueFull
 from kremlinology.web.store import CacheKey, ResultStore, default_store_path
 
 if TYPE_CHECKING:
@@ -324,15 +324,65 @@ class Explorer:
             "families": [],
             "notes": [],
         }
-        job.set_stage("writing chronicles", 0.8, 0.9)
+        job.set_stage("writing chronicles", 0.8, 0.95)
         self._narrate(result, payload)
-        job.set_stage("writing the report", 0.9, 0.98)
-        files = self._report(result, payload)
-        payload["files"] = sorted(files)
-        job.set_stage("saving", 0.98, 0.99)
+        # The answer goes out without waiting for the report: its charts take seconds of
+        # matplotlib under a global lock, which would make every answer wait behind every
+        # other answer's charts. The report is written in the background (or when a file of
+        # it is asked for) and attached to the stored answer.
+        payload["files"] = ["result.json"]
+        job.set_stage("saving", 0.95, 0.99)
         text = json.dumps(payload, allow_nan=False)
-        self.store.put(request.key, text, files)
+        self.store.put(request.key, text, {"result.json": _result_file(result)})
+        self._queue_report(request, job.client)
         return payload
+
+    def _queue_report(self, request: Request, client: str) -> None:
+        try:
+            self.submit_report(request, client, background=True)
+        except (QueueFull, RuntimeError):  # busy or closing: the report is written on request
+            log.info("report of %s left for later", request.key.digest[:12])
+
+    def submit_report(self, request: Request, client: str, background: bool = False) -> Job:
+        """Queue the writing of a stored what-if's report (its files are attached to the
+        stored answer), or join the job already doing it."""
+        return self.jobs.submit(
+            request.key.digest + ":report",
+            "report",
+            lambda job: self._report_job(request, job),
+            client,
+            None,
+            {"params": request.params()},
+            runs=request.runs,
+            background=background,
+        )
+
+    def report_request(self, digest: str) -> Request | None:
+        """The what-if stored under ``digest`` as a request of this server, or None when it
+        is not stored, is not a what-if, or its scenario has changed since."""
+        key = self.store.key(digest)
+        if key is None or key.kind != "whatif" or key.scenario not in self._paths:
+            return None
+        try:
+            loaded = self.scenario(key.scenario)
+        except KremlinologyError:
+            return None
+        if loaded.sha256 != key.scenario_sha256:
+            return None
+        request = Request("whatif", loaded, key.query, key.runs, key.seed, key.condition)
+        return request if request.key.digest == digest else None
+
+    def _report_job(self, request: Request, job: Job) -> list[str]:
+        if "report.md" in self.store.files(request.key.digest):
+            return self.store.files(request.key.digest)
+        result = self._simulate(request, job)
+        job.set_stage("writing the report", 0.8, 0.98)
+        notes: list[str] = []
+        files = self._report(result, notes)
+        self.store.attach(request.key.digest, files)
+        if notes:
+            raise RuntimeError(notes[0])
+        return sorted(files)
 
     def _narrate(self, result: WhatIfResult, payload: dict[str, Any]) -> None:
         try:
@@ -346,9 +396,7 @@ class Explorer:
             log.exception("chronicles failed")
             payload["notes"].append(f"Chronicles could not be written: {error}")
 
-    def _report(
-        self, result: WhatIfResult, payload: dict[str, Any]
-    ) -> dict[str, tuple[str, bytes]]:
+    def _report(self, result: WhatIfResult, notes: list[str]) -> dict[str, tuple[str, bytes]]:
         files: dict[str, tuple[str, bytes]] = {}
         with tempfile.TemporaryDirectory(prefix="kremlinology-report-") as folder:
             target = Path(folder) / "report"
@@ -357,11 +405,11 @@ class Explorer:
                     write_report(result, target, max_families=self.settings.max_families)
             except Exception as error:  # the result stands without its report
                 log.exception("report failed")
-                payload["notes"].append(f"The report could not be written: {error}")
+                notes.append(f"The report could not be written: {error}")
             else:
                 files = _collect(target)
         if "result.json" not in files:
-            files["result.json"] = ("application/json", result.to_json(indent=2).encode("utf-8"))
+            files["result.json"] = _result_file(result)
         return files
 
     def _history(self, request: Request, job: Job) -> dict[str, Any]:
@@ -390,6 +438,10 @@ class Explorer:
         for i, outcome in enumerate(scenario.outcomes):
             kinds[outcome.id] = "mean" if outcome_kind(scenario, i) == "number" else "probability"
         return kinds
+
+
+def _result_file(result: WhatIfResult) -> tuple[str, bytes]:
+    return ("application/json", result.to_json(indent=2).encode("utf-8"))
 
 
 def _collect(folder: Path) -> dict[str, tuple[str, bytes]]:

@@ -176,6 +176,44 @@ class ResultStore:
                     (key.digest, name, media_type, data),
                 )
 
+    def attach(self, digest: str, files: Mapping[str, tuple[str, bytes]]) -> bool:
+        """Add files to a stored result in one transaction (a file of the same name is
+        replaced); False, with nothing written, when the result is not stored."""
+        for name, (_media_type, data) in files.items():
+            if not isinstance(data, bytes):
+                raise TypeError(f"file {name!r} must be bytes")
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM results WHERE key = ?", (digest,)).fetchone() is None:
+                return False
+            for name, (media_type, data) in files.items():
+                conn.execute(
+                    "INSERT OR REPLACE INTO files (key, name, media_type, data) VALUES (?,?,?,?)",
+                    (digest, name, media_type, data),
+                )
+        return True
+
+    def key(self, digest: str) -> CacheKey | None:
+        """The key a stored result was stored under, or None when it is not stored."""
+        with closing(self._connect()) as conn:
+            row = conn.execute(
+                "SELECT kind, scenario, scenario_sha256, query, runs, seed, condition, extra"
+                " FROM results WHERE key = ?",
+                (digest,),
+            ).fetchone()
+        if row is None:
+            return None
+        kind, scenario, sha, query, runs, seed, condition, extra = row
+        return CacheKey(
+            str(kind),
+            str(scenario),
+            str(sha),
+            str(query),
+            int(runs),
+            int(seed),
+            bool(condition),
+            str(extra),
+        )
+
     def get(self, key: CacheKey | str) -> str | None:
         """Return the stored JSON text of a result, or None."""
         digest = key if isinstance(key, str) else key.digest

@@ -90,13 +90,9 @@ def result_context(explorer: Explorer, stored: dict[str, Any], wanted: Request) 
     entry = None
     if matched:
         entry = next((w for w in wanted.scenario.whatifs if w.id == matched["id"]), None)
-    files = stored.get("files", [])
     base = f"/report/{wanted.key.digest}/"
-    downloads = [
-        {"label": label, "url": base + name, "name": name}
-        for label, name in DOWNLOADS
-        if name in files
-    ]
+    # every download is offered: a report file not written yet is written when asked for
+    downloads = [{"label": label, "url": base + name, "name": name} for label, name in DOWNLOADS]
     rows, more_rows = views.split_rows(
         views.outcome_rows(result, explorer.outcome_kinds(wanted.scenario))
     )

@@ -1,15 +1,19 @@
 """The server itself: health, the files of stored reports, the favicon and the API docs page."""
 
+import asyncio
 import re
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi import Request as HttpRequest
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from kremlinology.web.deps import ExplorerDep, PagesDep, StoreDep
-from kremlinology.web.errors import ApiError
-from kremlinology.web.models import ERRORS
+from kremlinology.web.answers import job_status
+from kremlinology.web.deps import ClientDep, ExplorerDep, PagesDep
+from kremlinology.web.errors import ApiError, retry_headers
+from kremlinology.web.jobs import FAILED, QueueFull
+from kremlinology.web.models import ERRORS, JobStatus
 
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -31,13 +35,44 @@ def api_health(explorer: ExplorerDep) -> dict[str, Any]:
 @router.get(
     "/report/{digest}/{name:path}",
     tags=["results"],
-    responses={200: {"description": "a report file"}, 404: ERRORS[404]},
+    responses={
+        200: {"description": "a report file"},
+        202: {"model": JobStatus},
+        404: ERRORS[404],
+        503: ERRORS[503],
+    },
 )
-def report_file(store: StoreDep, digest: str, name: str) -> Response:
-    """A file of a what-if's report (report.md, report.bbcode, result.json, charts)."""
-    stored = store.file(digest, name) if DIGEST.match(digest) else None
-    if stored is None:
+async def report_file(explorer: ExplorerDep, client: ClientDep, digest: str, name: str) -> Response:
+    """A file of a what-if's report (report.md, report.bbcode, result.json, charts).
+
+    A report is written after its answer, in the background; a file asked for before it is
+    there is written now (202 with the job's status if that outlasts the server's wait).
+    """
+    if not DIGEST.match(digest):
         raise ApiError(404, f"no report file '{name}' for this result")
+    stored = await run_in_threadpool(explorer.store.file, digest, name)
+    if stored is None:
+        request = await run_in_threadpool(explorer.report_request, digest)
+        if request is None:
+            raise ApiError(404, f"no report file '{name}' for this result")
+        try:
+            job = explorer.submit_report(request, client)
+        except QueueFull as error:
+            raise ApiError(503, str(error), retry_headers(error)) from error
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(job.future)), timeout=explorer.settings.wait_s
+            )
+        except TimeoutError:
+            headers = {"Location": f"/api/jobs/{job.id}"}
+            return JSONResponse(job_status(explorer, job), status_code=202, headers=headers)
+        except Exception:
+            pass  # the job's state says what went wrong
+        if job.state == FAILED:
+            raise ApiError(500, job.error or "the report could not be written")
+        stored = await run_in_threadpool(explorer.store.file, digest, name)
+        if stored is None:
+            raise ApiError(404, f"no report file '{name}' for this result")
     inline = stored.media_type.startswith("image/")
     disposition = "inline" if inline else "attachment"
     filename = name.rsplit("/", 1)[-1]
