@@ -101,7 +101,8 @@ def test_history_and_catalogue_are_the_clis(client: TestClient) -> None:
     catalogue = client.get("/api/whatifs")
     code, out, _ = run_cli("whatifs", "--scenario", str(TESTBED), "--json")
     assert code == 0 and catalogue.json() == json.loads(out)
-    assert [w["id"] for w in catalogue.json()] == ["no_plot", "early_famine_riot"]
+    assert catalogue.json()["scenario"]["name"] == "testbed"
+    assert [w["id"] for w in catalogue.json()["whatifs"]] == ["no_plot", "early_famine_riot"]
 
 
 def test_chronicles_and_families(client: TestClient) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from kremlinology.cli import audit, baseline, calibrate, scenarios, stories, web, whatif
+from kremlinology.cli.common import JsonErrorsCommand
 from kremlinology.processes import Terminated, stop_on_sigterm
+from kremlinology.version import __version__
 
 HELP = "Kremlinology: counterfactual history of the Soviet leadership, 1953-1964."
 
@@ -39,17 +41,36 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
 """Every command, in the order ``--help`` lists them."""
 
 
+def _version(value: bool) -> None:
+    if value:
+        print(f"kremlinology {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Kremlinology: counterfactual history of the Soviet leadership, 1953-1964."""
+
+
 def build_app() -> typer.Typer:
-    """Return a new Typer app carrying every command of :data:`COMMANDS`."""
+    """Return a new Typer app carrying every command of :data:`COMMANDS`, with ``--version``
+    and shell completion (``--install-completion``, ``--show-completion``)."""
     app = typer.Typer(
-        add_completion=False,
+        add_completion=True,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
         help=HELP,
     )
+    app.callback()(_root)
     for name, command in COMMANDS:
-        app.command(name)(command)
+        app.command(name, cls=JsonErrorsCommand)(command)
     return app
 
 

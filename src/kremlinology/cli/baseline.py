@@ -29,7 +29,7 @@ from kremlinology.cli.common import (
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
 
 LedgerOption = Annotated[
-    str | None, typer.Option("--ledger", help="extra facts file (CSV or YAML)")
+    str | None, typer.Option("--ledger", metavar="FILE", help="extra facts file (CSV or YAML)")
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +13,7 @@ from kremlinology.analysis.calibrate import calibrate as run_calibration
 from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.cli.common import (
     IKnowOption,
+    JsonOption,
     RunsOption,
     ScenarioOption,
     SeedOption,
@@ -41,6 +43,7 @@ def calibrate_command(
     ] = "replicates",
     replicates: Annotated[int, typer.Option(help="timelines per parameter set")] = 50,
     write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
+    as_json: JsonOption = False,
 ) -> None:
     """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
@@ -54,45 +57,60 @@ def calibrate_command(
             loaded, n, s, accept, workers=cores(), method=method, replicates=replicates
         )
         prior = result.prior_report
-        print(
-            f"prior: score {prior['score']:.3f}, fit {score_text(prior['fit_score'])}, "
-            f"held out {score_text(prior['holdout_score'])} ({n:,} timelines)"
-        )
-        print(
-            f"accepted {result.accepted:,} parameter sets (distance <= {result.threshold:.3f}) "
-            f"in {result.elapsed_s:.1f} s"
-        )
-        if write:
-            _install(
-                loaded,
-                result,
-                {"method": method, "replicates": replicates, "runs": n, "accept": accept},
+        asked = {"method": method, "replicates": replicates, "runs": n, "accept": accept}
+        summary = _summary(result, asked)
+        if not as_json:
+            print(
+                f"prior: score {prior['score']:.3f}, fit {score_text(prior['fit_score'])}, "
+                f"held out {score_text(prior['holdout_score'])} ({n:,} timelines)"
             )
+            print(
+                f"accepted {result.accepted:,} parameter sets "
+                f"(distance <= {result.threshold:.3f}) in {result.elapsed_s:.1f} s"
+            )
+        if write:
+            report = _install(loaded, result, summary)
+            if not as_json:
+                print(
+                    f"posterior: score {report['score']:.3f}, "
+                    f"fit {score_text(report['fit_score'])}, "
+                    f"held out {score_text(report['holdout_score'])} ({SCORED_RUNS:,} timelines)"
+                )
+    if as_json:
+        summary["elapsed_s"] = round(result.elapsed_s, 3)
+        summary["written"] = str(loaded.path / "posterior.csv") if write else None
+        print(json.dumps(summary, allow_nan=False))
 
 
-def _install(loaded: Scenario, result: Calibration, asked: dict[str, Any]) -> None:
-    """Write the posterior, score it on fresh timelines and record the fit in calibration.json."""
-    seed = result.seed
-    install_posterior(loaded, result)
-    fitted = load(str(loaded.path))
-    report = run_history(fitted, SCORED_RUNS, seed)
-    print(
-        f"posterior: score {report['score']:.3f}, fit {score_text(report['fit_score'])}, "
-        f"held out {score_text(report['holdout_score'])} ({SCORED_RUNS:,} timelines)"
-    )
+def _summary(result: Calibration, asked: dict[str, Any]) -> dict[str, Any]:
+    """What calibration.json records of a fit (the posterior's scores are added on install)."""
     method = asked["method"]
-    summary = {
+    return {
         "method": method,
         "replicates": asked["replicates"] if method == "replicates" else 1,
         "runs": asked["runs"],
-        "seed": seed,
+        "seed": result.seed,
         "accept": asked["accept"],
         "accepted": result.accepted,
         "threshold": result.threshold,
         "prior": {k: result.prior_report[k] for k in SCORES},
-        "posterior": {k: report[k] for k in SCORES},
-        "scored_on": {"runs": SCORED_RUNS, "seed": seed},
     }
-    (loaded.path / "calibration.json").write_text(
-        json.dumps(summary, indent=2) + "\n", encoding="utf-8"
-    )
+
+
+def _install(loaded: Scenario, result: Calibration, summary: dict[str, Any]) -> dict[str, Any]:
+    """Write the posterior, score it on fresh timelines and record the fit in calibration.json
+    (written whole or not at all); return the posterior's fidelity report."""
+    seed = result.seed
+    install_posterior(loaded, result)
+    fitted = load(str(loaded.path))
+    report = run_history(fitted, SCORED_RUNS, seed)
+    summary["posterior"] = {k: report[k] for k in SCORES}
+    summary["scored_on"] = {"runs": SCORED_RUNS, "seed": seed}
+    target = loaded.path / "calibration.json"
+    staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        staging.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    return dict(report)

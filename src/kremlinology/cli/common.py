@@ -2,18 +2,25 @@
 
 Contract: bad input never raises out of a command. ``fail`` prints one ``error: ...`` line on
 stderr and exits with code 2; ``user_errors`` does the same for the package's input errors
-(``ScenarioError`` prints each of its ``file:line:col: message`` problems on its own line).
+(``ScenarioError`` prints each of its ``file:line:col: message`` problems on its own line). Under
+``--json`` the error is one JSON object on stdout instead, ``{"error": message, "position":
+{"file", "line", "col"} | null, "problems": [...]}``, with the same exit code 2; a command line
+that does not parse (an unknown option, a missing argument) is answered the same way
+(:class:`JsonErrorsCommand`).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.progress import Progress
 
@@ -27,14 +34,21 @@ from kremlinology.limits import (
     check_workers,
     parse_whole,
 )
-from kremlinology.scenario.errors import KremlinologyError, ScenarioError
+from kremlinology.scenario.errors import KremlinologyError, Problem, ScenarioError
 from kremlinology.scenario.model import Scenario
 
 EXIT_USAGE = 2
 
-ScenarioOption = Annotated[str, typer.Option("--scenario", help="bundled name or folder path")]
+ScenarioOption = Annotated[
+    str, typer.Option("--scenario", metavar="NAME|PATH", help="bundled name or folder path")
+]
 RunsOption = Annotated[
-    str, typer.Option("--runs", help=f"number of timelines (at most {CLI_MAX_RUNS:,})")
+    str,
+    typer.Option(
+        "--runs",
+        metavar="N",
+        help=f"number of timelines (at most {CLI_MAX_RUNS:,}; 20_000 is fine)",
+    ),
 ]
 IKnowOption = Annotated[
     bool,
@@ -43,9 +57,14 @@ IKnowOption = Annotated[
     ),
 ]
 WorkersOption = Annotated[
-    str, typer.Option("--workers", help=f"worker processes (1 to {MAX_WORKERS}; at most the cores)")
+    str,
+    typer.Option(
+        "--workers", metavar="N", help=f"worker processes (1 to {MAX_WORKERS}; at most the cores)"
+    ),
 ]
-SeedOption = Annotated[str, typer.Option("--seed", help="random seed (0 to 2**63-1)")]
+SeedOption = Annotated[
+    str, typer.Option("--seed", metavar="SEED", help="random seed (0 to 2**63-1)")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 NoConditionOption = Annotated[
     bool,
@@ -54,10 +73,73 @@ NoConditionOption = Annotated[
 QueryArgument = Annotated[str, typer.Argument(help="an intervention, a catalogue id, or free text")]
 
 
+_JSON_ERRORS: ContextVar[bool] = ContextVar("json_errors", default=False)
+"""Set by :class:`JsonErrorsCommand` for the length of one command's run."""
+
+
+def json_wanted() -> bool:
+    """Whether the running command was given ``--json``."""
+    return _JSON_ERRORS.get()
+
+
+def error_object(message: str, problems: list[Problem] | None = None) -> dict[str, Any]:
+    """The JSON form of an error: its message, the first problem's position, every problem."""
+    listed = problems or []
+    first = listed[0].position if listed else None
+    return {
+        "error": limits.message(message),
+        "position": None
+        if first is None
+        else {"file": first.file, "line": first.line, "col": first.col},
+        "problems": [
+            {
+                "file": p.position.file,
+                "line": p.position.line,
+                "col": p.position.col,
+                "message": p.message,
+            }
+            for p in listed
+        ],
+    }
+
+
 def fail(message: str) -> NoReturn:
-    """Print one error line on stderr and exit with code 2."""
-    print(f"error: {limits.message(message)}", file=sys.stderr)
+    """Print one error line on stderr (under ``--json``: the error object on stdout) and exit
+    with code 2."""
+    if json_wanted():
+        print(json.dumps(error_object(message)))
+    else:
+        print(f"error: {limits.message(message)}", file=sys.stderr)
     raise typer.Exit(EXIT_USAGE)
+
+
+class JsonErrorsCommand(typer.core.TyperCommand):
+    """A command whose command-line errors come as the JSON error object when ``--json`` is
+    among its arguments (otherwise click's usage message, exit code 2)."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        """Parse the command line; under ``--json`` a usage error is the JSON error object."""
+        wants_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except Exception as error:
+            # click's UsageError (Typer vendors click, so matched by its shape: a usage error
+            # is the one with exit code 2 and a formatted message)
+            usage = getattr(error, "exit_code", None) == EXIT_USAGE
+            if not (wants_json and usage and hasattr(error, "format_message")):
+                raise
+            print(json.dumps(error_object(error.format_message())))
+            raise typer.Exit(EXIT_USAGE) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command with ``json_wanted()`` telling whether it was given ``--json``."""
+        token = _JSON_ERRORS.set(bool(ctx.params.get("as_json")))
+        try:
+            return super().invoke(ctx)
+        finally:
+            _JSON_ERRORS.reset(token)
 
 
 def parse_int(text: str, name: str, low: int, high: int) -> int:
@@ -96,6 +178,12 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ScenarioError as error:
+        if json_wanted():
+            first = str(error.problems[0]) if error.problems else str(error)
+            found = error_object(first, list(error.problems))
+            found["more_problems"] = error.more
+            print(json.dumps(found))
+            raise typer.Exit(EXIT_USAGE) from None
         for problem in error.problems:
             print(str(problem), file=sys.stderr)
         if error.more:

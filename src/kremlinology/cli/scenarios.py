@@ -16,10 +16,22 @@ from kremlinology.scenario.schema import json_schema
 
 def check_command(
     path: Annotated[str, typer.Argument(help="scenario folder or bundled name")],
+    as_json: JsonOption = False,
 ) -> None:
     """Validate a scenario; print every problem as file:line:col: message."""
     with user_errors():
         loaded = load(path)
+    if as_json:
+        counts = {
+            "actors": len(loaded.actors),
+            "events": len(loaded.events),
+            "parameters": len(loaded.parameters),
+            "outcomes": len(loaded.outcomes),
+            "facts": len(loaded.facts),
+            "whatifs": len(loaded.whatifs),
+        }
+        print(json.dumps({"ok": True, "scenario": loaded.describe(), "counts": counts}))
+        return
     print(
         f"ok: {loaded.name} {loaded.version}: {len(loaded.actors)} actors, "
         f"{len(loaded.events)} events, {len(loaded.parameters)} parameters, "
@@ -28,9 +40,9 @@ def check_command(
     )
 
 
-def schema_command() -> None:
-    """Print the JSON Schema of scenario files (for editors)."""
-    print(json.dumps(json_schema(), indent=2))
+def schema_command(as_json: JsonOption = False) -> None:
+    """Print the JSON Schema of scenario files (for editors); ``--json``: on one line."""
+    print(json.dumps(json_schema(), indent=None if as_json else 2))
 
 
 def whatifs_command(
@@ -40,7 +52,8 @@ def whatifs_command(
     with user_errors():
         loaded = load(scenario)
     if as_json:
-        print(json.dumps([w.model_dump() for w in loaded.whatifs]))
+        entries = [w.model_dump() for w in loaded.whatifs]
+        print(json.dumps({"scenario": loaded.describe(), "whatifs": entries}))
         return
     table = Table("id", "title", "intervention", title=f"What-ifs of {loaded.name}")
     for entry in loaded.whatifs:

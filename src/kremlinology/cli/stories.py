@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from kremlinology.api import whatif
 from kremlinology.cli.common import (
     IKnowOption,
+    JsonOption,
     NoConditionOption,
     QueryArgument,
     RunsOption,
@@ -29,7 +31,7 @@ from kremlinology.narrate.narrator import NARRATORS, LLMConfig, narrate
 from kremlinology.narrate.report import write_report
 
 TimelineOption = Annotated[
-    str | None, typer.Option("--timeline", help="tell this timeline (by its number)")
+    str | None, typer.Option("--timeline", metavar="N", help="tell this timeline (by its number)")
 ]
 TypicalOption = Annotated[
     bool, typer.Option("--typical", help="the most typical timeline of the largest family")
@@ -37,7 +39,9 @@ TypicalOption = Annotated[
 SurprisingOption = Annotated[
     bool, typer.Option("--surprising", help="the least likely timeline that still happened")
 ]
-FormatOption = Annotated[str, typer.Option("--format", help="text, markdown, bbcode, html or json")]
+FormatOption = Annotated[
+    str, typer.Option("--format", metavar="FORMAT", help="text, markdown, bbcode, html or json")
+]
 NarratorOption = Annotated[
     str,
     typer.Option("--narrator", help="none, or openai: prose by a language model (see docs)"),
@@ -56,8 +60,12 @@ def chronicle_command(
     surprising: SurprisingOption = False,
     fmt: FormatOption = "text",
     narrator: NarratorOption = "none",
+    as_json: JsonOption = False,
 ) -> None:
-    """Tell one timeline of a what-if, month by month, beside its factual twin."""
+    """Tell one timeline of a what-if, month by month, beside its factual twin
+    (``--json``: the same as ``--format json``)."""
+    if as_json:
+        fmt = "json"
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
     if narrator not in NARRATORS:
@@ -78,12 +86,15 @@ def chronicle_command(
 
 def report_command(
     query: QueryArgument,
-    out: Annotated[str, typer.Option("--out", help="folder to write the report into")],
+    out: Annotated[
+        str, typer.Option("--out", metavar="FOLDER", help="folder to write the report into")
+    ],
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = str(DEFAULT_RUNS),
     i_know: IKnowOption = False,
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write a what-if report: Markdown, forum BBCode, JSON, charts, families and chronicles."""
     if not out.strip():
@@ -95,4 +106,8 @@ def report_command(
             folder = write_report(result, Path(out))
         except OSError as error:
             fail(f"cannot write the report to {out}: {error.strerror or error}")
+    if as_json:
+        written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        print(json.dumps({"folder": str(folder), "files": written}))
+        return
     print(f"wrote {folder / 'report.md'}, {folder / 'report.bbcode'} and charts in {folder}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kremlinology.cli.common import fail, parse_int, user_errors
+from kremlinology.cli.common import JsonOption, fail, parse_int, user_errors
 from kremlinology.defaults import DEFAULT_SCENARIO
 from kremlinology.limits import MAX_RUNS, MAX_WEB_WORKERS
 from kremlinology.web.app import create_app
@@ -19,20 +20,26 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
     scenario: Annotated[
-        str, typer.Option("--scenario", help="default scenario: bundled name or folder path")
+        str,
+        typer.Option(
+            "--scenario", metavar="NAME|PATH", help="default scenario: bundled name or folder path"
+        ),
     ] = DEFAULT_SCENARIO,
     max_runs: Annotated[
-        str, typer.Option("--max-runs", help="most timelines one request may ask for")
+        str, typer.Option("--max-runs", metavar="N", help="most timelines one request may ask for")
     ] = "50000",
     store: Annotated[
         str | None,
         typer.Option(
-            "--store", help="result cache file (default ~/.cache/kremlinology/web.sqlite3)"
+            "--store",
+            metavar="FILE",
+            help="result cache file (default ~/.cache/kremlinology/web.sqlite3)",
         ),
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", help="computations run at the same time")
     ] = 2,
+    as_json: JsonOption = False,
 ) -> None:
     """Start the web explorer: ask what-ifs in the browser, with a JSON API."""
     # uvicorn is a heavy server library that only this command needs: imported when it runs.
@@ -50,8 +57,14 @@ def serve_command(
             explorer = Explorer(settings)
         except OSError as error:
             fail(f"cannot open the result store {path}: {error}")
-    print(
-        f"Kremlinology explorer on http://{host}:{port}/ (scenario {explorer.default_name}, "
-        f"at most {cap:,} runs, results cached in {path})"
-    )
+    url = f"http://{host}:{port}/"
+    if as_json:
+        announce = {"url": url, "scenario": explorer.default_name, "max_runs": cap}
+        print(json.dumps(announce | {"store": str(path)}), flush=True)
+    else:
+        print(
+            f"Kremlinology explorer on {url} (scenario {explorer.default_name}, "
+            f"at most {cap:,} runs, results cached in {path})",
+            flush=True,
+        )
     uvicorn.run(create_app(explorer=explorer), host=host, port=port, log_level="info")

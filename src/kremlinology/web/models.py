@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kremlinology.limits import MAX_SEED
+from kremlinology.scenario.schema import WhatIf
 from kremlinology.web.service import MAX_QUERY_CHARS
 
 
@@ -110,6 +111,13 @@ class FamilyOut(Loose):
 
     family: dict[str, Any]
     chronicle: ChronicleOut | None
+
+
+class CatalogueOut(Loose):
+    """The what-if catalogue of a scenario (``kremlinology whatifs --json``)."""
+
+    scenario: ScenarioIdentity
+    whatifs: list[WhatIf]
 
 
 class ScenarioEntry(BaseModel):

@@ -4,10 +4,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from kremlinology.scenario.schema import WhatIf
 from kremlinology.web.deps import ExplorerDep
 from kremlinology.web.errors import user_errors
-from kremlinology.web.models import ERRORS, ScenarioEntry, ScenarioOut
+from kremlinology.web.models import ERRORS, CatalogueOut, ScenarioEntry, ScenarioOut
 from kremlinology.web.params import ScenarioQ
 from kremlinology.web.service import describe_scenario
 
@@ -27,8 +26,9 @@ def api_scenario(explorer: ExplorerDep, scenario: ScenarioQ = None) -> Any:
         return describe_scenario(explorer.scenario(scenario))
 
 
-@router.get("/api/whatifs", response_model=None, responses={200: {"model": list[WhatIf]}, **ERRORS})
+@router.get("/api/whatifs", response_model=None, responses={200: {"model": CatalogueOut}, **ERRORS})
 def api_whatifs(explorer: ExplorerDep, scenario: ScenarioQ = None) -> Any:
     """The what-if catalogue (``kremlinology whatifs --json``)."""
     with user_errors():
-        return [w.model_dump() for w in explorer.scenario(scenario).whatifs]
+        loaded = explorer.scenario(scenario)
+        return {"scenario": loaded.describe(), "whatifs": [w.model_dump() for w in loaded.whatifs]}
