@@ -91,6 +91,14 @@ def _kept_line(result: WhatIfResult) -> str:
     kept = f"{twin.kept:,} of {twin.runs:,} timelines"
     if twin.tolerance is None:
         return f"{kept}, not conditioned on the record (seed {twin.seed})"
+    if twin.diverges is not None and twin.facts_used is not None:
+        months = result.conditioning()["divergence_months"]
+        spread = ", ".join(f"{m['month']} {m['share']:.0%}" for m in months[:3])
+        return (
+            f"{kept} match the record before their own divergence ({spread}; "
+            f"median {int(sorted(twin.facts_used)[len(twin.facts_used) // 2])} facts, at most "
+            f"{twin.tolerance} contradicted; seed {twin.seed})"
+        )
     return (
         f"{kept} match the record before the divergence "
         f"({len(twin.prior_facts)} facts, at most {twin.tolerance} contradicted; "

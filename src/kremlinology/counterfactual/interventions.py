@@ -17,6 +17,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from kremlinology.counterfactual.twin import Onset
 from kremlinology.engine.state import Plan
 from kremlinology.months import MonthFormatError, format_month, parse_month
 from kremlinology.scenario.compiler import ScenarioNamespace
@@ -280,6 +281,27 @@ def divergence_month(interventions: list[Intervention], scenario: Scenario) -> i
         else:
             months.append(scenario.events[scenario.event_index[item.event]].first)
     return min(months)
+
+
+def onset(interventions: list[Intervention], scenario: Scenario) -> Onset:
+    """Where the interventions first change something, per timeline (see :class:`Onset`).
+
+    A ``do`` or a ``set`` acts at its month in every timeline; a ``block`` from the month the
+    event becomes impossible (its month, or the start of the event's window: from then on the
+    world is one where it cannot happen); a ``choose`` when its event first fires in the factual
+    world (before that nobody has chosen anything).
+    """
+    fixed: list[int] = []
+    events: list[int] = []
+    for item in interventions:
+        if isinstance(item, Do | SetValue):
+            fixed.append(item.month)
+        elif isinstance(item, Block):
+            first = scenario.events[scenario.event_index[item.event]].first
+            fixed.append(first if item.month is None else max(item.month, first))
+        else:
+            events.append(scenario.event_index[item.event])
+    return Onset(min(fixed) if fixed else None, tuple(sorted(set(events))))
 
 
 def to_plan(interventions: list[Intervention], scenario: Scenario) -> Plan:

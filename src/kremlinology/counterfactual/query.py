@@ -21,6 +21,7 @@ from kremlinology.counterfactual.interventions import (
     InterventionError,
     SetValue,
     divergence_month,
+    onset,
     to_plan,
 )
 from kremlinology.counterfactual.twin import TwinRun, run_twins
@@ -62,10 +63,7 @@ class WhatIfResult:
             "divergence_month": format_month(self.twin.divergence),
             "runs": self.twin.runs,
             "conditioned_runs": self.twin.kept,
-            "conditioning": {
-                "facts_before_divergence": self.twin.prior_facts,
-                "contradictions_allowed": self.twin.tolerance,
-            },
+            "conditioning": self.conditioning(),
             "seed": self.twin.seed,
             "elapsed_s": round(self.elapsed_s, 3),
             "outcomes": self.outcomes,
@@ -74,6 +72,25 @@ class WhatIfResult:
             "admissibility": self.admissibility,
         }
 
+    def conditioning(self) -> dict[str, Any]:
+        """How the record conditioned the timelines: the facts before the earliest divergence,
+        the contradictions allowed and, when the divergence month varies between timelines, its
+        distribution and the number of facts each timeline was held to."""
+        twin = self.twin
+        found: dict[str, Any] = {
+            "facts_before_divergence": twin.prior_facts,
+            "contradictions_allowed": twin.tolerance,
+        }
+        if twin.diverges is not None and twin.facts_used is not None:
+            found["divergence_months"] = month_shares(twin.diverges, self.scenario.end)
+            used = twin.facts_used
+            found["facts_used"] = {
+                "min": int(used.min()),
+                "median": float(np.median(used)),
+                "max": int(used.max()),
+            }
+        return found
+
     def to_json(self, indent: int | None = None) -> str:
         """The answer as one JSON object (no NaN)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -81,6 +98,25 @@ class WhatIfResult:
     def sorted_outcomes(self) -> list[dict[str, Any]]:
         """Outcomes sorted by the size of the change, largest first."""
         return sorted(self.outcomes, key=lambda r: -abs(r["delta"]))
+
+
+def month_shares(months: np.ndarray, end: int, top: int = 12) -> list[dict[str, Any]]:
+    """The distribution of per-timeline months, commonest first (at most ``top`` rows, the rest
+    as ``"other"``); a month after ``end`` reads ``"never"``."""
+    values, counts = np.unique(months, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    total = max(int(counts.sum()), 1)
+    rows: list[dict[str, Any]] = [
+        {
+            "month": "never" if int(values[i]) > end else format_month(int(values[i])),
+            "share": float(counts[i]) / total,
+        }
+        for i in order[:top]
+    ]
+    rest = int(counts[order[top:]].sum())
+    if rest:
+        rows.append({"month": "other", "share": rest / total})
+    return rows
 
 
 def admissibility(twin: TwinRun, interventions: list[Intervention]) -> list[dict[str, Any]]:
@@ -191,7 +227,15 @@ def run_whatif(
     plan = to_plan(resolved.interventions, scenario)
     divergence = divergence_month(resolved.interventions, scenario)
     twin = run_twins(
-        scenario, plan, divergence, runs, seed, condition, workers=workers, progress=progress
+        scenario,
+        plan,
+        divergence,
+        runs,
+        seed,
+        condition,
+        workers=workers,
+        progress=progress,
+        onset=onset(resolved.interventions, scenario),
     )
     admitted = admissibility(twin, resolved.interventions)
     rows = effects(scenario, twin.factual.outcomes, twin.whatif.outcomes)

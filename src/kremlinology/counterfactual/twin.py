@@ -37,6 +37,31 @@ class ConditioningError(KremlinologyError):
     """No timeline is left after conditioning on the record."""
 
 
+@dataclass(frozen=True)
+class Onset:
+    """Where a plan first changes something, per timeline.
+
+    ``fixed``: the month at which it acts in every timeline (a ``do``, a ``set``, a dated
+    ``block``), or None; ``events``: events whose first firing in the factual world is where it
+    acts in that timeline (a ``choose`` acts when its event fires, an undated ``block`` when its
+    event would have fired). A timeline in which none of these happens never diverges: its
+    divergence month is the month after the scenario's end.
+    """
+
+    fixed: int | None = None
+    events: tuple[int, ...] = ()
+
+    def months(self, first: np.ndarray, never: int) -> np.ndarray:
+        """Each timeline's divergence month from the factual first firing months ``first``
+        ``(events, timelines)``; ``never`` where the plan never acts."""
+        size = first.shape[1]
+        months = np.full(size, never if self.fixed is None else self.fixed, dtype=np.int64)
+        for event in self.events:
+            fired = first[event]
+            months = np.where((fired >= 0) & (fired < months), fired, months)
+        return months
+
+
 @dataclass
 class World:
     """Per-timeline results of one world (timelines kept after conditioning, in order)."""
@@ -50,6 +75,21 @@ class World:
     in_play_at: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     """(month, actor) -> whether the actor was in play at the start of that month (before the
     plan's sets), for the actors whose attributes the plan sets then."""
+    refused_each: dict[int, np.ndarray] = field(default_factory=dict)
+    """Forced event -> per timeline, how often it could not fire (to condition afterwards)."""
+
+    def take(self, rows: np.ndarray) -> World:
+        """This world restricted to some timelines (by position)."""
+        each = {e: counts[rows] for e, counts in self.refused_each.items()}
+        return World(
+            self.outcomes[:, rows],
+            self.first[:, rows] if self.first.shape[1] else self.first,
+            self.option[:, rows] if self.option.shape[1] else self.option,
+            self.facts[:, rows],
+            {e: int(c.sum()) for e, c in each.items()} if each else dict(self.refused),
+            {key: value[rows] for key, value in self.in_play_at.items()},
+            each,
+        )
 
 
 @dataclass
@@ -71,6 +111,11 @@ class TwinRun:
     differ: np.ndarray  # (months from divergence to end + 1,) kept pairs whose states differ
     elapsed_s: float
     status: dict[str, np.ndarray]  # "actor.alive"/"actor.free" at the divergence, kept timelines
+    diverges: np.ndarray | None = None
+    """Per kept timeline: the month its worlds part (``scenario.end + 1`` where they never do),
+    when the divergence varies between timelines (an :class:`Onset` with events); else None."""
+    facts_used: np.ndarray | None = None
+    """Per kept timeline: how many facts its conditioning used (with ``diverges``)."""
 
     @property
     def kept(self) -> int:
@@ -103,6 +148,13 @@ class DigestRecorder(Recorder):
         self.watch = _watched_actors(program, plan)
         self.in_play_at: dict[tuple[int, str], np.ndarray] = {}
         self.current: np.ndarray | None = None
+        self.refused_each: dict[int, np.ndarray] = {}
+
+    def refused(self, world: WorldState, event: int, mask: np.ndarray) -> None:
+        """Count the refusals in total and per timeline."""
+        super().refused(world, event, mask)
+        counts = self.refused_each.setdefault(event, np.zeros(world.size, dtype=np.int64))
+        counts[mask] += 1
 
     def month_start(self, world: WorldState) -> None:
         """Read what is due, then store this month's fingerprints."""
@@ -196,6 +248,7 @@ def _finish_world(
         block.records.facts_hold(),
         recorder.refusals,
         recorder.in_play_at,
+        recorder.refused_each,
     ), recorder.digests
 
 
@@ -237,11 +290,17 @@ class TwinTask:
     plan: Plan
     weights: np.ndarray
     keep: bool
+    onset: Onset | None = None
 
 
 @dataclass
 class TwinPart:
-    """What one block contributes to a :class:`TwinRun` (its kept timelines, in order)."""
+    """What one block contributes to a :class:`TwinRun` (its kept timelines, in order).
+
+    With a varying onset the block keeps every timeline and the conditioning happens when the
+    blocks are joined: ``differs`` then holds each timeline's (month, timeline) differences,
+    ``misses`` and ``diverges`` each timeline's contradicted facts and divergence month.
+    """
 
     timelines: np.ndarray
     parameters: np.ndarray
@@ -249,6 +308,10 @@ class TwinPart:
     whatif: World
     differ: np.ndarray
     status: dict[str, np.ndarray]
+    differs: np.ndarray | None = None
+    misses: np.ndarray | None = None
+    diverges: np.ndarray | None = None
+    facts_used: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -274,17 +337,28 @@ def run_twins(
     keep_events: bool | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    onset: Onset | None = None,
 ) -> TwinRun:
     """Simulate both worlds of ``runs`` timelines; see the module docstring.
 
     With ``condition``, timelines must reproduce the facts dated before the divergence; when fewer
     than ``min_kept_share`` of timelines reproduce all of them, the tolerance rises to the smallest
     number of contradicted facts that keeps that share (rejection ABC with a quantile tolerance).
-    Raises ConditioningError when no timeline is kept. Results do not depend on ``chunk_size`` or
-    ``workers``.
+    ``divergence`` is the earliest month at which the plan can act. With an ``onset`` whose events
+    make the divergence vary (a ``choose``, an undated ``block``), each timeline is conditioned on
+    the facts that close before its own divergence month (:meth:`Onset.months` of its factual
+    world), after both worlds have run. Raises ConditioningError when no timeline is kept.
+    Results do not depend on ``chunk_size`` or ``workers``.
     """
     settings = TwinSettings(condition, chunk_size, min_kept_share, keep_events, workers)
-    return _run(scenario, plan, divergence, runs, seed, settings, progress)
+    if onset is not None and not varies(onset, divergence):
+        onset = None
+    return _run(scenario, plan, divergence, runs, seed, settings, progress, onset)
+
+
+def varies(onset: Onset, divergence: int) -> bool:
+    """Whether an onset makes the divergence month differ between timelines."""
+    return bool(onset.events) and (onset.fixed is None or onset.fixed > divergence)
 
 
 def _run(
@@ -295,6 +369,7 @@ def _run(
     seed: int,
     settings: TwinSettings,
     progress: Callable[[int, int], None] | None,
+    onset: Onset | None = None,
 ) -> TwinRun:
     started = time.perf_counter()
     prior = prior_fact_rows(scenario, divergence)
@@ -314,9 +389,11 @@ def _run(
         )
         misses = np.concatenate([h.misses for h in histories])
         tolerance = _tolerance(misses, settings.min_kept_share) if settings.condition else None
+        if onset is not None:
+            tolerance = None  # every timeline runs; each is conditioned once its worlds are known
         weights = fingerprint_weights(scenario)
         tasks = [
-            TwinTask(scenario, seed, b, divergence, h, tolerance, plan, weights, keep)
+            TwinTask(scenario, seed, b, divergence, h, tolerance, plan, weights, keep, onset)
             for b, h in zip(blocks, histories, strict=True)
         ]
         parts: list[TwinPart] = []
@@ -324,7 +401,31 @@ def _run(
             parts.append(part)
             if progress is not None:
                 progress(sum(p.timelines.size for p in parts), runs)
+    if onset is not None:
+        misses = np.concatenate([p.misses for p in parts if p.misses is not None])
+        tolerance = _tolerance(misses, settings.min_kept_share) if settings.condition else None
+        parts = [_condition_part(p, tolerance) for p in parts]
     return _assemble(scenario, plan, divergence, runs, seed, parts, misses, tolerance, started)
+
+
+def _condition_part(part: TwinPart, tolerance: int | None) -> TwinPart:
+    """Keep the timelines of a block (run in full) whose misses are within ``tolerance``."""
+    assert part.misses is not None and part.differs is not None
+    rows = (
+        np.flatnonzero(part.misses <= tolerance)
+        if tolerance is not None
+        else np.arange(part.misses.size)
+    )
+    return TwinPart(
+        part.timelines[rows],
+        part.parameters[:, rows],
+        part.factual.take(rows),
+        part.whatif.take(rows),
+        part.differs[:, rows].sum(axis=1),
+        {name: values[rows] for name, values in part.status.items()},
+        diverges=None if part.diverges is None else part.diverges[rows],
+        facts_used=None if part.facts_used is None else part.facts_used[rows],
+    )
 
 
 def _assemble(
@@ -359,7 +460,15 @@ def _assemble(
         differ=np.sum([p.differ for p in parts], axis=0),
         elapsed_s=time.perf_counter() - started,
         status={n: np.concatenate([p.status[n] for p in parts]) for n in status_slots(scenario)},
+        diverges=_joined([p.diverges for p in parts]),
+        facts_used=_joined([p.facts_used for p in parts]),
     )
+
+
+def _joined(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    """The blocks' per-timeline arrays joined, or None where the blocks have none."""
+    present = [a for a in arrays if a is not None]
+    return np.concatenate(present) if present and len(present) == len(arrays) else None
 
 
 def _history_task(task: HistoryTask) -> History:
@@ -428,10 +537,44 @@ def _twin_block(block: Block, task: TwinTask) -> TwinPart:
     parameters = kept.world.values[parameter_rows].copy()
     status = {n: kept.world.values[i] != 0.0 for n, i in status_slots(scenario).items()}
     divergence, weights, keep = task.divergence, task.weights, task.keep
-    factual, factual_digests = _finish_world(kept.copy(), NO_PLAN, divergence, weights, keep)
-    whatif, whatif_digests = _finish_world(kept, task.plan, divergence, weights, keep)
-    differ = (factual_digests != whatif_digests).sum(axis=1)
-    return TwinPart(kept.world.timelines, parameters, factual, whatif, differ, status)
+    events = keep or task.onset is not None
+    factual, factual_digests = _finish_world(kept.copy(), NO_PLAN, divergence, weights, events)
+    whatif, whatif_digests = _finish_world(kept, task.plan, divergence, weights, events)
+    differs = factual_digests != whatif_digests
+    timelines = kept.world.timelines
+    if task.onset is None:
+        return TwinPart(timelines, parameters, factual, whatif, differs.sum(axis=1), status)
+    diverges = task.onset.months(factual.first, scenario.end + 1)
+    closes = np.array([f.month + f.tolerance + 1 for f in scenario.facts], dtype=np.int64)
+    used = closes[:, None] <= diverges[None, :]
+    misses = (used & ~factual.facts).sum(axis=0).astype(np.int64)
+    if not keep:
+        factual, whatif = _without_events(factual), _without_events(whatif)
+    return TwinPart(
+        timelines,
+        parameters,
+        factual,
+        whatif,
+        differs.sum(axis=1),
+        status,
+        differs=differs,
+        misses=misses,
+        diverges=diverges,
+        facts_used=used.sum(axis=0).astype(np.int64),
+    )
+
+
+def _without_events(world: World) -> World:
+    """The world without its per-timeline event record (large runs keep aggregates only)."""
+    return World(
+        world.outcomes,
+        world.first[:, :0],
+        world.option[:, :0],
+        world.facts,
+        world.refused,
+        world.in_play_at,
+        world.refused_each,
+    )
 
 
 def _concat_worlds(worlds: list[World]) -> World:
@@ -445,6 +588,7 @@ def _concat_worlds(worlds: list[World]) -> World:
         np.concatenate([getattr(w, f) for w in worlds], axis=1)
         for f in ("outcomes", "first", "option", "facts")
     ]
+    ekeys = sorted({e for w in worlds for e in w.refused_each})
     return World(
         arrays[0],
         arrays[1],
@@ -452,4 +596,10 @@ def _concat_worlds(worlds: list[World]) -> World:
         arrays[3],
         refused,
         {key: np.concatenate([w.in_play_at[key] for w in worlds]) for key in keys},
+        {
+            e: np.concatenate(
+                [w.refused_each.get(e, np.zeros(w.outcomes.shape[1], np.int64)) for w in worlds]
+            )
+            for e in ekeys
+        },
     )

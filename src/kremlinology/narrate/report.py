@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from kremlinology.analysis.effects import outcome_columns
 from kremlinology.counterfactual.replay import Replayer
 from kremlinology.months import month_words
@@ -290,6 +292,12 @@ def conditioning(result: WhatIfResult) -> str:
     kept = f"{twin.kept:,} of {twin.runs:,} timelines"
     if twin.tolerance is None:
         return f"{kept}, not conditioned on the record; seed {twin.seed}."
+    if twin.diverges is not None and twin.facts_used is not None:
+        return (
+            f"{kept} match the record before their own divergence (the month the intervention "
+            f"first acts in each; a median of {np.median(twin.facts_used):.0f} facts, at most "
+            f"{twin.tolerance} contradicted); seed {twin.seed}."
+        )
     if not twin.prior_facts:
         return f"{kept}; no fact of the record falls before the divergence; seed {twin.seed}."
     return (
