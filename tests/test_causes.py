@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import kremlinology as k
+from kremlinology.analysis.drivers import CandidateSpec
+from kremlinology.counterfactual.drivers import find_drivers, run_candidates
 from kremlinology.counterfactual.interventions import onset, parse_interventions
 from kremlinology.counterfactual.query import run_whatif
 from kremlinology.months import parse_month
@@ -82,3 +84,84 @@ def test_zhukov_backs_beria_is_conditioned_on_the_facts_before_june_1953() -> No
     assert twin.kept < twin.runs
     used = closes(thaw)[:, None] <= twin.diverges[None, :]
     assert ((used & ~twin.factual.facts).sum(axis=0) <= twin.tolerance).all()
+
+
+# -- drivers by intervention (section 1) on tests/data/chain --------------------------------------
+#
+# P(spark) = 0.5; the plot forms under tension with probability push ~ U(0, 1) (mean 0.5); the May
+# strike follows a plot and hits 3 times in 4, which wins. So P(won by July) = 0.5 * 0.5 * 0.75 =
+# 0.1875, and blocking the spark, the plot or the strike takes it to 0 (effect +0.1875 each);
+# forcing the strike to miss takes it to 0 (-0.1875), forcing it to hit gives 0.25 (+0.0625). The
+# rally (0.9 under tension) co-occurs with the plot but decides nothing: effect 0. The parade
+# (October) comes after July and cannot drive the July outcome. push's top quarter (mean 0.875)
+# against its bottom quarter (mean 0.125): 0.5 * 0.75 * 0.75 = +0.281; idle is read by nothing.
+
+CHAIN = "tests/data/chain"
+NO_OP = "set(crowds = 0 @ 2000-01)"
+
+
+@pytest.fixture(scope="module")
+def chain():  # type: ignore[no-untyped-def]
+    return k.load_scenario(CHAIN)
+
+
+@pytest.fixture(scope="module")
+def chain_drivers(chain):  # type: ignore[no-untyped-def]
+    result = run_whatif(chain, NO_OP, 4000, 3)
+    report = find_drivers(result.twin, result.interventions, result.outcomes, top=20)
+    return result, report
+
+
+def test_drivers_rank_the_cause_and_clear_the_bystander(chain_drivers) -> None:  # type: ignore[no-untyped-def]
+    _, report = chain_drivers
+    rows = {(r["outcome"], r["factor"]): r for r in report.rows}
+    won = [r for r in report.rows if r["outcome"] == "won_by_july"]
+    # 2,000 timelines: a share of 0.1875 has a standard error of 0.0087; 4 s.e. tolerance.
+    for factor in ("spark", "plot", "strike"):
+        row = rows[("won_by_july", factor)]
+        assert row["kind"] == "event" and row["clear"]
+        assert abs(row["effect"] - 0.1875) < 0.035, row
+        assert row["direction"] == "makes it likelier"
+    misses = rows[("won_by_july", "strike.misses")]
+    assert misses["kind"] == "option" and misses["ci"][1] < 0
+    assert abs(rows[("won_by_july", "strike.hits")]["effect"] - 0.0625) < 0.025
+    rally = rows[("won_by_july", "rally")]
+    assert rally["effect"] == 0.0 and rally["ci"][0] <= 0.0 <= rally["ci"][1]
+    assert not rally["clear"]
+    # Ranked by the size of the effect: the causes above the bystander.
+    order = [r["factor"] for r in won]
+    assert order.index("rally") > max(order.index(f) for f in ("spark", "plot", "strike"))
+    # An event that can only come after the outcome's month is never its driver.
+    assert ("won_by_july", "parade") not in rows
+    assert "won_by_july" in report.headline
+
+
+def test_parameters_are_drivers_with_intervals(chain_drivers) -> None:  # type: ignore[no-untyped-def]
+    _, report = chain_drivers
+    rows = {(r["outcome"], r["factor"]): r for r in report.rows}
+    push = rows[("won_by_july", "push")]
+    assert push["kind"] == "parameter" and push["clear"]
+    # 1,000 timelines a quarter: the contrast's standard error is about 0.017.
+    assert abs(push["effect"] - 0.281) < 0.07
+    assert push["first_order"]["ci"][0] > 0
+    idle = rows.get(("won_by_july", "idle"))
+    assert idle is None or idle["ci"][0] <= 0 <= idle["ci"][1]
+
+
+def test_driver_json_and_the_cap(chain, chain_drivers) -> None:  # type: ignore[no-untyped-def]
+    result, report = chain_drivers
+    data = result.to_dict()
+    for row in data["drivers"]:
+        assert {"outcome", "factor", "kind", "effect", "ci", "method"} <= set(row)
+        assert row["kind"] in ("parameter", "event", "option")
+    assert data["drivers_method"]["candidates_eligible"] == report.eligible
+    capped = find_drivers(result.twin, result.interventions, result.outcomes, cap=2)
+    assert capped.tried == 2 and capped.eligible == report.eligible
+    # The candidates' worlds are twins of the what-if world: the base replays exactly.
+    rally = CandidateSpec("event", chain.event_index["rally"], None, 0.0)
+    positions = np.arange(500)
+    (blocked,) = run_candidates(
+        result.twin, result.interventions, [rally], positions, [chain.end + 1]
+    )
+    won = [o.id for o in chain.outcomes].index("won_by_july")
+    assert np.array_equal(blocked[won], result.twin.whatif.outcomes[won, :500])

@@ -45,6 +45,9 @@ def whatif_command(
     chronicle: Annotated[
         bool, typer.Option("--chronicle", help="also print the typical what-if chronicle")
     ] = False,
+    no_drivers: Annotated[
+        bool, typer.Option("--no-drivers", help="skip the drivers (found by intervention)")
+    ] = False,
 ) -> None:
     """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
@@ -57,9 +60,9 @@ def whatif_command(
         finally:
             close()
     if as_json:
-        print(result.to_json())
+        print(result.to_json(drivers=not no_drivers))
         return
-    print_whatif(result)
+    print_whatif(result, drivers=not no_drivers)
     if chronicle:
         with user_errors():
             story = make_chronicle(result, pick="typical")
@@ -67,7 +70,7 @@ def whatif_command(
         print(story.render("text"))
 
 
-def print_whatif(result: WhatIfResult) -> None:
+def print_whatif(result: WhatIfResult, drivers: bool = True) -> None:
     """Human output: the outcome table by size of change, top drivers, verdict sentences."""
     console = Console()
     matched = result.resolved.whatif
@@ -76,11 +79,34 @@ def print_whatif(result: WhatIfResult) -> None:
     console.print("intervention: " + " + ".join(i.text() for i in result.interventions))
     console.print(_kept_line(result))
     _print_outcomes(console, result)
-    if result.drivers:
-        drivers = Table("outcome", "factor", "importance", title="What decides it (what-if world)")
+    if drivers and result.drivers:
+        labels = {row["id"]: row["label"] for row in result.outcomes}
+        table = Table(
+            "outcome",
+            "factor",
+            "kind",
+            "effect",
+            "95% interval",
+            "",
+            title="What decides it (intervening in the what-if world)",
+        )
         for row in result.drivers[:MAX_DRIVERS]:
-            drivers.add_row(row["outcome"], row["factor"], f"{row['importance']:.3f}")
-        console.print(drivers)
+            low, high = row["ci"]
+            table.add_row(
+                labels.get(row["outcome"], row["outcome"]),
+                row["label"],
+                row["kind"],
+                f"{row['effect']:+.3f}",
+                f"{low:+.3f} .. {high:+.3f}",
+                row["direction"],
+            )
+        console.print(table)
+        method = result.to_dict()["drivers_method"]
+        console.print(
+            f"({method['candidates_tried']} of {method['candidates_eligible']} candidate events "
+            f"and options tried on {method['timelines']:,} timelines; parameters on the kept "
+            "timelines; --json lists all)"
+        )
     for sentence in whatif_verdict(result):
         console.print(sentence)
 

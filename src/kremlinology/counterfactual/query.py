@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from kremlinology.analysis.effects import World as DriverWorld
-from kremlinology.analysis.effects import divergence_profile, drivers, effects
+from kremlinology.analysis.effects import divergence_profile, effects
 from kremlinology.counterfactual.catalogue import ResolvedQuery, resolve_query
+from kremlinology.counterfactual.drivers import DriverReport, find_drivers
 from kremlinology.counterfactual.interventions import (
     Block,
     Choose,
@@ -40,19 +40,38 @@ class WhatIfResult:
     resolved: ResolvedQuery
     twin: TwinRun
     outcomes: list[dict[str, Any]]
-    drivers: list[dict[str, Any]]
     divergence: list[dict[str, Any]]
     admissibility: list[dict[str, Any]]
     elapsed_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    driver_report: DriverReport | None = None
+    """The drivers once found (:meth:`find_drivers`; they are found when first asked for)."""
+    workers: int = 1
+
+    def find_drivers(self) -> DriverReport | None:
+        """Find (once) the drivers of the headline outcomes by intervention on the twin worlds
+        (``counterfactual.drivers``); None when the run kept no per-timeline events."""
+        if self.driver_report is None and self.twin.whatif.first.shape[1]:
+            self.driver_report = find_drivers(
+                self.twin, self.interventions, self.outcomes, workers=self.workers
+            )
+        return self.driver_report
+
+    @property
+    def drivers(self) -> list[dict[str, Any]]:
+        """Ranked drivers: ``{outcome, factor, label, kind, effect, ci, method, direction,
+        clear, ...}`` (see ``analysis.drivers``)."""
+        report = self.find_drivers()
+        return [] if report is None else report.rows
 
     @property
     def interventions(self) -> list[Intervention]:
         """The interventions the query resolved to."""
         return self.resolved.interventions
 
-    def to_dict(self) -> dict[str, Any]:
-        """The answer as the CLI's ``whatif --json`` object."""
+    def to_dict(self, drivers: bool = True) -> dict[str, Any]:
+        """The answer as the CLI's ``whatif --json`` object; without ``drivers`` they are not
+        sought (``drivers`` is then empty and ``drivers_method`` null)."""
         whatif = self.resolved.whatif
         return {
             "scenario": self.scenario.describe(),
@@ -67,10 +86,15 @@ class WhatIfResult:
             "seed": self.twin.seed,
             "elapsed_s": round(self.elapsed_s, 3),
             "outcomes": self.outcomes,
-            "drivers": self.drivers,
+            "drivers": self.drivers if drivers else [],
+            "drivers_method": self._driver_summary() if drivers else None,
             "divergence": self.divergence,
             "admissibility": self.admissibility,
         }
+
+    def _driver_summary(self) -> dict[str, Any] | None:
+        report = self.find_drivers()
+        return None if report is None else report.summary()
 
     def conditioning(self) -> dict[str, Any]:
         """How the record conditioned the timelines: the facts before the earliest divergence,
@@ -91,9 +115,9 @@ class WhatIfResult:
             }
         return found
 
-    def to_json(self, indent: int | None = None) -> str:
+    def to_json(self, indent: int | None = None, drivers: bool = True) -> str:
         """The answer as one JSON object (no NaN)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return json.dumps(self.to_dict(drivers), indent=indent, allow_nan=False)
 
     def sorted_outcomes(self) -> list[dict[str, Any]]:
         """Outcomes sorted by the size of the change, largest first."""
@@ -221,7 +245,8 @@ def run_whatif(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> WhatIfResult:
-    """Resolve a query and answer it on twin worlds (see docs/counterfactuals.md)."""
+    """Resolve a query and answer it on twin worlds (see docs/counterfactuals.md). The drivers
+    are found by intervention when first asked for (:meth:`WhatIfResult.find_drivers`)."""
     started = time.perf_counter()
     resolved = resolve_query(query, scenario)
     plan = to_plan(resolved.interventions, scenario)
@@ -239,14 +264,13 @@ def run_whatif(
     )
     admitted = admissibility(twin, resolved.interventions)
     rows = effects(scenario, twin.factual.outcomes, twin.whatif.outcomes)
-    world = DriverWorld(twin.parameters, twin.whatif.first, twin.whatif.outcomes, divergence)
     return WhatIfResult(
         scenario=scenario,
         resolved=resolved,
         twin=twin,
         outcomes=rows,
-        drivers=drivers(scenario, world, rows),
         divergence=divergence_profile(twin.differ, twin.kept, twin.divergence),
         admissibility=admitted,
         elapsed_s=time.perf_counter() - started,
+        workers=workers,
     )

@@ -188,7 +188,7 @@ def _title(result: WhatIfResult) -> str:
 
 
 def driver_chart(result: WhatIfResult) -> Figure:
-    """Horizontal bars: how much of each headline outcome's variance each factor explains."""
+    """Horizontal bars: each driver's signed effect on its outcome, with its 95% interval."""
     figure = _figure()
     ax = figure.subplots()
     labels = _outcome_labels(result)
@@ -197,18 +197,24 @@ def driver_chart(result: WhatIfResult) -> Figure:
         _empty(ax, "No factor explains any headline outcome")
     else:
         y = np.arange(len(rows))[::-1]
-        values = np.array([r["importance"] for r in rows]) * 100.0
-        ax.barh(y, values, 0.6, color=DRIVER)
+        values = np.array([r["effect"] for r in rows])
+        errors = np.array(
+            [[r["effect"] - r["ci"][0] for r in rows], [r["ci"][1] - r["effect"] for r in rows]]
+        )
+        ax.barh(y, values, 0.6, color=DRIVER, xerr=np.clip(errors, 0, None), capsize=2)
         for yy, v in zip(y, values, strict=True):
-            ax.text(v, yy, f"  {v:.1f}%", va="center", fontsize=8)
+            side = "left" if v >= 0 else "right"
+            ax.text(v, yy, f"  {v:+.2f}  ", va="center", ha=side, fontsize=8)
         names = [
-            f"{_wrap(labels.get(r['outcome'], r['outcome']), 44)}\n  <- {r['factor']}" for r in rows
+            f"{_wrap(labels.get(r['outcome'], r['outcome']), 44)}\n  <- {_wrap(r['label'], 44)}"
+            for r in rows
         ]
         ax.set_yticks(y, names, fontsize=8)
         ax.set_ylim(-0.6, max(len(rows), 6) - 0.4)
-        ax.set_xlim(0, 112)
+        ax.axvline(0, color="black", linewidth=0.6)
+        ax.set_xlim(-1.1, 1.1)
         ax.grid(axis="x", alpha=0.3)
-    ax.set_xlabel("share of the outcome's variance the factor explains (%, correlation ratio)")
+    ax.set_xlabel("change of the outcome when the factor is intervened on (95% interval)")
     ax.set_title(f"What decides the headline outcomes in the what-if world\n{_title(result)}")
     figure.tight_layout()
     return figure

@@ -336,9 +336,14 @@ def _admissibility(result: WhatIfResult) -> list[str]:
 
 
 def _driver_rows(result: WhatIfResult) -> list[tuple[str, str, str]]:
+    """(outcome, factor, effect) cells: labels, not ids; the signed effect with its interval."""
     labels = {row["id"]: row["label"] for row in result.outcomes}
     return [
-        (labels.get(r["outcome"], r["outcome"]), r["factor"], f"{r['importance']:.1%}")
+        (
+            labels.get(r["outcome"], r["outcome"]),
+            f"{r['label']} ({r['kind']})",
+            f"{r['effect']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]: {r['direction']}",
+        )
         for r in result.drivers
     ]
 
@@ -372,7 +377,7 @@ def markdown(
     lines += ["", "## What decides it", ""]
     drivers = _driver_rows(result)
     if drivers:
-        lines += ["| Outcome | Factor | Variance explained |", "|---|---|---:|"]
+        lines += ["| Outcome | Factor | Effect (95% interval) |", "|---|---|---:|"]
         lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in drivers]
     else:
         lines.append("No factor explains any headline outcome.")
@@ -457,7 +462,7 @@ def _bb_drivers(result: WhatIfResult) -> list[str]:
     if drivers:
         lines += [
             "[list]",
-            *(f"[*]{esc(o)} <- {esc(f)}: {v} of its variance" for o, f, v in drivers),
+            *(f"[*]{esc(o)} <- {esc(f)}: {esc(v)}" for o, f, v in drivers),
             "[/list]",
         ]
     else:

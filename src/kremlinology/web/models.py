@@ -40,7 +40,10 @@ class OutcomeEffect(Loose):
 class Driver(Loose):
     outcome: str
     factor: str
-    importance: float
+    kind: str
+    effect: float
+    ci: list[float]
+    method: str
 
 
 class DivergencePoint(Loose):

@@ -160,23 +160,24 @@ def divergence_chart(
 def driver_rows(result: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
     """Drivers grouped by outcome (in the order given): [{outcome, factors: [...]}].
 
-    ``names`` maps a factor (``event plot``, ``parameter luck``) to a readable label.
+    ``names`` maps a factor (``event plot``, ``parameter luck``) to a readable label; a driver's
+    own ``label`` comes first. ``importance`` is the signed effect, ``bar`` its size.
     """
     labels = {row["id"]: row["label"] for row in result["outcomes"]}
     groups: dict[str, dict[str, Any]] = {}
     for row in result["drivers"]:
-        kind, _, name = str(row["factor"]).partition(" ")
-        importance = float(row["importance"])
+        kind, name = str(row["kind"]), str(row["factor"])
+        effect = float(row["effect"])
         group = groups.setdefault(
             row["outcome"], {"outcome": labels.get(row["outcome"], row["outcome"]), "factors": []}
         )
         group["factors"].append(
             {
                 "kind": kind,
-                "factor": names.get(str(row["factor"])) or name or kind,
+                "factor": row.get("label") or names.get(f"{kind} {name}") or name,
                 "id": name,
-                "importance": f"{importance:.2f}",
-                "bar": round(max(0.0, min(1.0, importance)) * 100, 1),
+                "importance": f"{effect:+.2f}",
+                "bar": round(max(0.0, min(1.0, abs(effect))) * 100, 1),
             }
         )
     return list(groups.values())

@@ -1,0 +1,202 @@
+"""Drivers by intervention: what changes the headline outcomes when it is blocked or forced.
+
+Stages (each returns data): :func:`driver_sample` picks the timelines, the first ``sample`` kept
+ones of a twin run (by timeline number, so chunking and workers change nothing);
+``analysis.drivers.screen_candidates`` lists the events and options that can precede the
+outcomes, and the ``cap`` most strongly associated of them are tried; :func:`run_candidates`
+simulates the sample once per candidate, from the scenario's start with the what-if's own
+interventions plus the candidate's (``block(EVENT)`` or ``choose(EVENT, OPTION)``) and the very
+draws of the what-if world; ``analysis.drivers`` turns the paired outcomes into ranked effects
+with intervals. The what-if world's own outcomes on the sample are the base: they come from the
+same timelines with the same draws, so each candidate's world is that world's twin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kremlinology.analysis import drivers as stats
+from kremlinology.counterfactual.interventions import (
+    Block,
+    Choose,
+    Intervention,
+    SetValue,
+    to_plan,
+)
+from kremlinology.counterfactual.twin import TwinRun
+from kremlinology.engine.parallel import open_executor
+from kremlinology.engine.simulate import start_block
+from kremlinology.engine.state import Plan
+from kremlinology.engine.vector import VectorProgram
+from kremlinology.scenario.model import Scenario
+
+DEFAULT_CAP = 24
+"""Candidate factors tried by intervention (the strongest associations first)."""
+DEFAULT_SAMPLE = 2000
+"""Kept timelines the candidates are tried on."""
+PARAMETER_SAMPLE = 5000
+"""Kept timelines the parameters are measured on."""
+
+
+@dataclass
+class DriverReport:
+    """Ranked drivers of the headline outcomes, and what it took to find them."""
+
+    rows: list[dict[str, Any]]
+    headline: list[str]
+    eligible: int
+    tried: int
+    timelines: int
+    elapsed_s: float
+    candidates: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """How the drivers were found (the ``drivers_method`` object of the JSON; no timing, so
+        that the same question gives the same object)."""
+        return {
+            "outcomes": self.headline,
+            "candidates_eligible": self.eligible,
+            "candidates_tried": self.tried,
+            "tried": self.candidates,
+            "timelines": self.timelines,
+        }
+
+
+@dataclass(frozen=True)
+class CandidateTask:
+    """Simulate some timelines under one plan up to month ``stop`` (sent to a worker)."""
+
+    scenario: Scenario
+    seed: int
+    timelines: np.ndarray
+    plan: Plan
+    stop: int
+
+
+def driver_sample(twin: TwinRun, sample: int = DEFAULT_SAMPLE) -> np.ndarray:
+    """Positions (in the twin run's kept timelines) of the timelines the candidates are tried on."""
+    return np.arange(min(sample, twin.kept))
+
+
+def candidate_intervention(scenario: Scenario, spec: stats.CandidateSpec) -> Intervention:
+    """The intervention that tries a candidate: block the event, or force the option."""
+    event = scenario.events[spec.event]
+    if spec.kind == "event":
+        return Block(event.id)
+    assert spec.option is not None
+    return Choose(event.id, event.options[spec.option].id)
+
+
+def run_candidates(
+    twin: TwinRun,
+    base: list[Intervention],
+    specs: list[stats.CandidateSpec],
+    positions: np.ndarray,
+    months: list[int],
+    workers: int = 1,
+) -> list[np.ndarray]:
+    """Outcome values ``(outcomes, sample)`` of the sampled timelines under each candidate.
+
+    ``months[i]``: the latest month at which an outcome that candidate ``i`` may drive is read.
+    Only the timelines where the candidate's event fired in the what-if world before that month
+    are simulated, and only up to it: elsewhere the candidate changes nothing before then (the
+    event never fired, so neither blocking it nor fixing its option acts), and those timelines keep
+    the what-if world's values. Outcomes read after ``months[i]`` are not valid in world ``i``.
+    """
+    scenario = twin.scenario
+    world = twin.whatif
+    timelines = twin.timelines[positions]
+    first = world.first[:, positions]
+    base_values = world.outcomes[:, positions]
+    rows_of = [
+        np.flatnonzero((first[spec.event] >= 0) & (first[spec.event] < month))
+        for spec, month in zip(specs, months, strict=True)
+    ]
+    tasks = [
+        CandidateTask(
+            scenario,
+            twin.seed,
+            timelines[rows],
+            to_plan([*base, candidate_intervention(scenario, spec)], scenario),
+            min(month, scenario.end),
+        )
+        for spec, month, rows in zip(specs, months, rows_of, strict=True)
+    ]
+    with open_executor(workers, len(tasks)) as executor:
+        simulated = list(executor.map(_candidate_task, tasks))
+    worlds = []
+    for rows, values in zip(rows_of, simulated, strict=True):
+        combined = base_values.copy()
+        combined[:, rows] = values
+        worlds.append(combined)
+    return worlds
+
+
+def _candidate_task(task: CandidateTask) -> np.ndarray:
+    """Simulate the task's timelines from the start under its plan; return their outcomes."""
+    scenario = task.scenario
+    if not task.timelines.size:
+        return np.zeros((len(scenario.outcomes), 0))
+    program = VectorProgram(scenario)
+    last = int(task.timelines.max()) + 1
+    block = start_block(program, task.seed, 0, last).take(task.timelines)
+    block.advance(task.plan, stop=task.stop)
+    return np.asarray(block.records.outcomes)
+
+
+def find_drivers(
+    twin: TwinRun,
+    interventions: list[Intervention],
+    rows: list[dict[str, Any]],
+    top_outcomes: int = 5,
+    cap: int = DEFAULT_CAP,
+    sample: int = DEFAULT_SAMPLE,
+    top: int = 5,
+    workers: int = 1,
+) -> DriverReport:
+    """Drivers of the ``top_outcomes`` outcomes that change most (``rows`` of ``effects``) in the
+    what-if world of ``twin``: events and options by intervention on at most ``cap`` candidates
+    and ``sample`` timelines, parameters from the kept timelines; ``top`` per outcome."""
+    started = time.perf_counter()
+    scenario = twin.scenario
+    world = twin.whatif
+    if world.first.shape[1] == 0:
+        raise ValueError("drivers need the what-if world's events (a run that keeps timelines)")
+    headline = stats.headline_outcomes(scenario, rows, world.outcomes, top_outcomes)
+    positions = driver_sample(twin, sample)
+    local = stats.restrict(headline, positions)
+    acted = {scenario.event_index[i.event] for i in interventions if not isinstance(i, SetValue)}
+    specs = stats.screen_candidates(
+        scenario, world.first[:, positions], world.option[:, positions], local, acted
+    )
+    tried = specs[:cap]
+    months = [
+        max(h.month for h in headline if scenario.events[spec.event].first < h.month)
+        for spec in tried
+    ]
+    worlds = run_candidates(twin, interventions, tried, positions, months, workers)
+    found = stats.intervention_rows(
+        scenario, local, world.outcomes[:, positions], list(zip(tried, worlds, strict=True))
+    )
+    some = np.arange(min(PARAMETER_SAMPLE, twin.kept))
+    found += stats.parameter_rows(
+        scenario, stats.restrict(headline, some), twin.parameters[:, some], seed=twin.seed
+    )
+    return DriverReport(
+        rows=stats.rank(found, headline, top),
+        headline=[h.column.id for h in headline],
+        eligible=len(specs),
+        tried=len(tried),
+        timelines=int(positions.size),
+        elapsed_s=time.perf_counter() - started,
+        candidates=[_name(scenario, s) for s in tried],
+    )
+
+
+def _name(scenario: Scenario, spec: stats.CandidateSpec) -> str:
+    event = scenario.events[spec.event]
+    return event.id if spec.option is None else f"{event.id}.{event.options[spec.option].id}"
