@@ -9,17 +9,56 @@ from typing import TYPE_CHECKING, Any
 
 from kremlinology.version import __version__
 
-__all__ = ["__version__", "claim", "history", "load_scenario", "simulate", "whatif"]
+__all__ = [
+    "__version__",
+    "audit",
+    "chronicle",
+    "claim",
+    "compare",
+    "history",
+    "load_scenario",
+    "report",
+    "simulate",
+    "whatif",
+]
+
+API = (
+    "audit",
+    "chronicle",
+    "claim",
+    "compare",
+    "history",
+    "load_scenario",
+    "report",
+    "simulate",
+    "whatif",
+)
+"""The functions of :mod:`kremlinology.api` that the package root offers."""
 
 if TYPE_CHECKING:
-    from kremlinology.api import claim, history, load_scenario, simulate, whatif
+    from kremlinology.api import (
+        audit,
+        chronicle,
+        claim,
+        compare,
+        history,
+        load_scenario,
+        report,
+        simulate,
+        whatif,
+    )
 
 
 def __getattr__(name: str) -> Any:
     """The API's entry points, imported on first use (a documented lazy import: the package root
     stays cheap to import, and every subpackage imports it first)."""
-    if name in ("load_scenario", "simulate", "history", "whatif", "claim"):
+    if name in API:
         from kremlinology import api
 
         return getattr(api, name)
-    raise AttributeError(name)
+    raise AttributeError(f"module 'kremlinology' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    """What ``dir(kremlinology)`` lists: the API and the version."""
+    return sorted(__all__)

@@ -1,11 +1,18 @@
-"""The Python API: the same engine the CLI and the web page use, with friendly entry points."""
+"""The Python API: the same engine the CLI and the web page use, with friendly entry points.
+
+Results share one vocabulary. On a simulation (:class:`Simulation`) and on a what-if answer
+(:class:`WhatIf`) alike, ``.outcomes()``, ``.events()`` and ``.timelines()`` return pandas
+DataFrames and ``.plot()`` draws the outcome chart (a matplotlib Figure); a what-if answer's
+``.outcomes`` is also the list of rows of its JSON (:class:`Rows`: call it for the DataFrame).
+Every result has an HTML display for Jupyter. :func:`compare` puts two what-ifs side by side.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kremlinology import limits
 from kremlinology.analysis.audit import AuditReport
@@ -13,6 +20,7 @@ from kremlinology.analysis.audit import audit as count_incoherences
 from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.analysis.fidelity import read_facts
 from kremlinology.analysis.outcomes import SimulationResult
+from kremlinology.analysis.tables import event_effects, rows_frame, timeline_table
 from kremlinology.counterfactual.audit import baseline_worlds, whatif_worlds
 from kremlinology.counterfactual.catalogue import resolve_query
 from kremlinology.counterfactual.claims import ClaimResult, test_claim
@@ -22,22 +30,89 @@ from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, 
 from kremlinology.engine.simulate import DEFAULT_CHUNK, run_timelines
 from kremlinology.engine.state import Plan
 from kremlinology.limits import check_runs, check_seed
+from kremlinology.narrate.charts import outcome_chart
 from kremlinology.narrate.chronicle import Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell
+from kremlinology.narrate.plots import comparison_html, simulation_chart
 from kremlinology.narrate.report import write_report
 from kremlinology.narrate.templates import Narrator
-from kremlinology.narrate.verdicts import claim_verdict, whatif_html, whatif_verdict
+from kremlinology.narrate.verdicts import claim_html, claim_verdict, whatif_html, whatif_verdict
 from kremlinology.scenario.loader import load_scenario as _load
 from kremlinology.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+
+class Rows(list[dict[str, Any]]):
+    """Rows of a result, as in its JSON (a list of dicts), that give a DataFrame when called:
+    ``answer.outcomes`` is the list, ``answer.outcomes()`` the table (``analysis.tables``)."""
+
+    def __call__(self) -> pd.DataFrame:
+        """The rows as a DataFrame indexed by id (an interval as ``ci_low``, ``ci_high``)."""
+        return rows_frame(self)
+
+    def _repr_html_(self) -> str:
+        return str(self().to_html(float_format=lambda x: f"{x:.3f}"))
+
+
+@dataclasses.dataclass
+class Simulation(SimulationResult):
+    """A baseline run as the API gives it: ``outcomes()``, ``events()``, ``timelines()`` as
+    DataFrames (``analysis.outcomes``), and ``plot()``."""
+
+    def plot(self) -> Figure:
+        """A bar chart of how often each outcome happens, with 95% intervals."""
+        return simulation_chart(self)
 
 
 @dataclasses.dataclass
 class WhatIf(WhatIfResult):
-    """A what-if answer as the API gives it: the result's data, with its words attached."""
+    """A what-if answer as the API gives it: the result's data, with its words attached.
+
+    ``outcomes`` (and, where it is a list, ``drivers``) are :class:`Rows`: lists of dicts that
+    give a DataFrame when called. ``events()`` and ``timelines()`` are DataFrames of the paired
+    worlds; ``plot()`` draws baseline against what-if.
+    """
+
+    def __post_init__(self) -> None:
+        self.outcomes = Rows(self.outcomes)
+        if isinstance(vars(self).get("drivers"), list):
+            vars(self)["drivers"] = Rows(vars(self)["drivers"])
 
     def verdict(self, limit: int = 3) -> list[str]:
         """A few plain sentences on the largest changes (``narrate.verdicts``)."""
         return whatif_verdict(self, limit)
+
+    def events(self) -> pd.DataFrame:
+        """Per event: how often it fired in the baseline and in the what-if world of the paired
+        timelines, the change and its 95% interval (``analysis.tables.event_effects``).
+
+        Raises ValueError when the run kept no per-timeline events (very large runs)."""
+        twin = self.twin
+        if twin.factual.first.shape[1] != twin.kept:
+            raise ValueError(
+                "this what-if kept no per-timeline events (a run this large keeps"
+                " aggregates only); ask for fewer timelines"
+            )
+        return rows_frame(event_effects(self.scenario, twin.factual.first, twin.whatif.first))
+
+    def timelines(self) -> pd.DataFrame:
+        """One row per kept timeline and world (``baseline``, ``whatif``): parameters, outcomes,
+        each event's first month and option (``analysis.tables.timeline_table``)."""
+        twin = self.twin
+        if twin.factual.first.shape[1] != twin.kept:
+            raise ValueError("this what-if kept no per-timeline events; ask for fewer timelines")
+        worlds = [
+            ("baseline", twin.factual.outcomes, twin.factual.first, twin.factual.option),
+            ("whatif", twin.whatif.outcomes, twin.whatif.first, twin.whatif.option),
+        ]
+        return timeline_table(self.scenario, worlds, twin.timelines, twin.parameters)
+
+    def plot(self) -> Figure:
+        """Baseline against what-if for the headline outcomes, with 95% intervals."""
+        return outcome_chart(self)
 
     def _repr_html_(self) -> str:
         return whatif_html(self)
@@ -50,6 +125,9 @@ class Claim(ClaimResult):
     def verdict(self) -> str:
         """One sentence on whether the cause was necessary, and sufficient (``narrate``)."""
         return claim_verdict(self)
+
+    def _repr_html_(self) -> str:
+        return claim_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The result's data and its verdict (the CLI's ``claim --json`` object)."""
@@ -92,7 +170,7 @@ def simulate(
     keep_timelines: bool | None = None,
     plan: Plan | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> SimulationResult:
+) -> Simulation:
     """Simulate ``runs`` timelines of a scenario with one ``seed``.
 
     The same arguments always give the same result, whatever ``chunk_size`` and ``workers``.
@@ -105,7 +183,7 @@ def simulate(
     raw = run_timelines(
         loaded, runs, seed, plan, chunk_size, workers, use_posterior, keep_timelines, progress
     )
-    return SimulationResult(loaded, raw)
+    return Simulation(loaded, raw)
 
 
 def whatif(
@@ -245,3 +323,69 @@ def audit(
         divergence = divergence_month(resolved.interventions, loaded)
         worlds = whatif_worlds(loaded, plan, divergence, runs, seed, condition)
     return count_incoherences(loaded, worlds, Narrator(loaded).sentence, query or "baseline")
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Two what-ifs of one scenario side by side: ``table()`` is a DataFrame with one row per
+    outcome, each what-if's baseline, what-if value and change with its 95% interval, and the
+    difference of the changes (``b`` minus ``a``)."""
+
+    a: WhatIfResult
+    b: WhatIfResult
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per outcome present in both answers, in the scenario's order.
+
+        The interval of the difference treats the two answers as independent; two what-ifs
+        with the same seed share their random draws, so it is then on the wide side.
+        """
+        mine = {row["id"]: row for row in self.b.outcomes}
+        found = []
+        for left in self.a.outcomes:
+            right = mine.get(left["id"])
+            if right is None:
+                continue
+            half_a = (left["ci"][1] - left["ci"][0]) / 2
+            half_b = (right["ci"][1] - right["ci"][0]) / 2
+            half = (half_a**2 + half_b**2) ** 0.5
+            difference = right["delta"] - left["delta"]
+            found.append(
+                {
+                    "id": left["id"],
+                    "label": left["label"],
+                    "binary": left.get("kind", "boolean") != "number",
+                    "baseline_a": left["baseline"],
+                    "whatif_a": left["whatif"],
+                    "delta_a": left["delta"],
+                    "ci_a": list(left["ci"]),
+                    "baseline_b": right["baseline"],
+                    "whatif_b": right["whatif"],
+                    "delta_b": right["delta"],
+                    "ci_b": list(right["ci"]),
+                    "difference": difference,
+                    "ci": [difference - half, difference + half],
+                }
+            )
+        return found
+
+    def table(self) -> pd.DataFrame:
+        """:meth:`rows` as a DataFrame indexed by outcome id (``ci`` as ``ci_low``, ``ci_high``)."""
+        return rows_frame(self.rows())
+
+    def _repr_html_(self) -> str:
+        return comparison_html(self.a, self.b, self.rows())
+
+
+def compare(a: WhatIfResult, b: WhatIfResult) -> Comparison:
+    """Put two what-if answers of the same scenario side by side (see :class:`Comparison`).
+
+    Raises ValueError when they are answers about different scenarios (or versions of one).
+    """
+    if a.scenario.sha256 != b.scenario.sha256:
+        raise ValueError(
+            f"these what-ifs are about different scenarios ({a.scenario.name} "
+            f"{a.scenario.version} and {b.scenario.name} {b.scenario.version}); compare answers "
+            "about one scenario"
+        )
+    return Comparison(a, b)

@@ -90,6 +90,10 @@ class Chronicle:
         """The chronicle as JSON text (non-ASCII kept)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the chronicle as dated paragraphs (``render("html")``)."""
+        return self.render("html")
+
     def render(self, fmt: str = "text") -> str:
         """Return the chronicle as text, markdown, bbcode, html or json."""
         if fmt == "json":

@@ -78,3 +78,27 @@ def claim_verdict(result: ClaimResult) -> str:
         f"The cause was {strength} for the effect: removing it undoes the effect in {pn:.0%} "
         f"of the worlds where both happened{tail}."
     )
+
+
+def claim_html(result: ClaimResult) -> str:
+    """A small verdict card for Jupyter: the claim, PN and PS with their intervals, the verdict."""
+
+    def share(part: dict[str, object], name: str) -> str:
+        p, ci, n = part.get("p"), part.get("ci"), part.get("timelines", 0)
+        if p is None or not isinstance(ci, list | tuple):
+            return f"<tr><td>{name}</td><td colspan='2'>not testable (no such worlds)</td></tr>"
+        return (
+            f"<tr><td>{name}</td><td>{float(p):.0%}</td>"  # type: ignore[arg-type]
+            f"<td>[{float(ci[0]):.0%}, {float(ci[1]):.0%}] of {n:,} worlds</td></tr>"
+        )
+
+    effect = escape(result.effect.text(), quote=False)
+    cause = escape(result.cause.text(), quote=False)
+    return (
+        "<div style='border:1px solid #ccc;border-radius:6px;padding:8px 12px;max-width:40em'>"
+        f"<p><b>Claim</b>: {effect} <i>because</i> {cause}</p>"
+        "<table><tr><th></th><th>p</th><th>95% interval</th></tr>"
+        f"{share(result.necessity, 'necessary (PN)')}"
+        f"{share(result.sufficiency, 'sufficient (PS)')}</table>"
+        f"<p>{escape(claim_verdict(result), quote=False)}</p></div>"
+    )

@@ -1,0 +1,141 @@
+"""The Python API as the README shows it: one vocabulary of DataFrames, displays, compare."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kremlinology as k
+from conftest import REPO, TESTBED
+from kremlinology.api import Rows
+
+RUNS = 1500
+
+
+@pytest.fixture(scope="module")
+def testbed():  # type: ignore[no-untyped-def]
+    return k.load_scenario(TESTBED)
+
+
+@pytest.fixture(scope="module")
+def answer(testbed):  # type: ignore[no-untyped-def]
+    return k.whatif("no_plot", testbed, runs=RUNS, seed=3)
+
+
+def test_the_package_lists_its_api() -> None:
+    names = {
+        "load_scenario",
+        "simulate",
+        "whatif",
+        "claim",
+        "history",
+        "chronicle",
+        "report",
+        "compare",
+        "audit",
+    }
+    assert names <= set(dir(k))
+    for name in names:
+        function = getattr(k, name)
+        assert callable(function) and function.__doc__, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        k.nothing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_a_simulation_gives_dataframes(testbed) -> None:  # type: ignore[no-untyped-def]
+    base = k.simulate(testbed, runs=RUNS, seed=3)
+    outcomes, events, timelines = base.outcomes(), base.events(), base.timelines()
+    assert isinstance(outcomes, pd.DataFrame) and {"p", "ci_low", "ci_high"} <= set(outcomes)
+    assert isinstance(events, pd.DataFrame) and len(timelines) == RUNS
+    # the share of a fired event, counted from the timelines, is the events table's p
+    plot = events.index[0]
+    assert events.loc[plot, "p"] == pytest.approx(timelines[plot].notna().mean())
+    figure = base.plot()
+    assert figure.axes and figure.axes[0].get_xlabel().startswith("share of timelines")
+
+
+def test_a_whatif_gives_the_same_vocabulary(answer) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(answer.outcomes, Rows) and isinstance(answer.outcomes, list)
+    assert json.loads(answer.to_json())["outcomes"] == json.loads(json.dumps(answer.outcomes))
+    table = answer.outcomes()
+    assert list(table.index) == [row["id"] for row in answer.outcomes]
+    assert (table["ci_low"] <= table["delta"] + 1e-12).all()
+    twin = answer.twin
+    events = answer.events()
+    for event in answer.scenario.events:  # counted here from the twin's arrays
+        fired = twin.factual.first[event.index] >= 0
+        changed = twin.whatif.first[event.index] >= 0
+        assert events.loc[event.id, "baseline"] == pytest.approx(fired.mean())
+        assert events.loc[event.id, "whatif"] == pytest.approx(changed.mean())
+    assert events.loc["plot", "whatif"] == 0.0  # blocked in the what-if world
+    timelines = answer.timelines()
+    assert len(timelines) == 2 * twin.kept
+    assert set(timelines["world"]) == {"baseline", "whatif"}
+    whatif = timelines[timelines["world"] == "whatif"]
+    assert whatif["event:plot"].isna().all()
+    assert list(whatif["timeline"]) == list(twin.timelines)
+    first_param = f"param:{answer.scenario.parameters[0].model.id}"
+    assert np.allclose(whatif[first_param].to_numpy(), twin.parameters[0])
+    figure = answer.plot()
+    assert "Baseline against what-if" in figure.texts[0].get_text()
+
+
+def test_compare_puts_two_whatifs_side_by_side(testbed, answer) -> None:  # type: ignore[no-untyped-def]
+    other = k.whatif("early_famine_riot", testbed, runs=RUNS, seed=3)
+    table = k.compare(answer, other).table()
+    mine = {row["id"]: row for row in answer.outcomes}
+    theirs = {row["id"]: row for row in other.outcomes}
+    for ident, row in table.iterrows():
+        assert row["delta_a"] == mine[ident]["delta"] and row["delta_b"] == theirs[ident]["delta"]
+        assert row["difference"] == pytest.approx(theirs[ident]["delta"] - mine[ident]["delta"])
+        assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+    html = k.compare(answer, other)._repr_html_()
+    assert "B minus A" in html and "block(plot)" in html
+    thaw = k.load_scenario("thaw")
+    elsewhere = k.whatif("beria_detects_coup", thaw, runs=200, seed=1)
+    with pytest.raises(ValueError, match="different scenarios"):
+        k.compare(answer, elsewhere)
+
+
+def test_results_display_in_a_notebook(testbed, answer) -> None:  # type: ignore[no-untyped-def]
+    story = k.chronicle(answer)
+    html = story._repr_html_()
+    assert html.startswith("<article") and html.count("<p") >= 2
+    claim = k.claim("plot", "rebel_crushed", testbed, runs=RUNS, seed=3)
+    card = claim._repr_html_()
+    assert "necessary (PN)" in card and "sufficient (PS)" in card
+    assert re.search(r"\d+%", card) and claim.verdict() in card.replace("&#x27;", "'")
+    assert "<table" in answer._repr_html_() and "<table" in answer.outcomes._repr_html_()
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+
+
+def test_the_readme_example_runs_as_written() -> None:
+    blocks = _python_blocks((REPO / "README.md").read_text(encoding="utf-8"))
+    assert blocks, "the README shows no Python"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+
+
+def test_the_tour_notebook_runs(tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(REPO / "docs" / "tour.ipynb", as_version=4)
+    assert sum(cell.cell_type == "code" for cell in notebook.cells) >= 5
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("text/html" in o.get("data", {}) for o in outputs)  # a rich display was shown
