@@ -43,7 +43,10 @@ def outcome_columns(scenario: Scenario, values: np.ndarray) -> list[OutcomeColum
             assert isinstance(outcome.expr.type, Categorical)
             for code, category in enumerate(outcome.expr.type.domain):
                 indicator = (row == code).astype(np.float64)
-                ident, label = f"{outcome.id}.{category}", f"{outcome.label}: {category}"
+                ident, label = (
+                    f"{outcome.id}.{category}",
+                    f"{outcome.label}: {scenario.value_name(category)}",
+                )
                 columns.append(OutcomeColumn(ident, label, indicator, True))
         else:
             binary = kind == "boolean"

@@ -53,7 +53,7 @@ class SimulationResult:
                     rows.append(
                         _row(
                             f"{outcome.id}.{category}",
-                            f"{outcome.label}: {category}",
+                            f"{outcome.label}: {self.scenario.value_name(category)}",
                             count / runs,
                             wilson(count, runs),
                             kind,

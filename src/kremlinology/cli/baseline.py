@@ -27,7 +27,11 @@ from kremlinology.cli.common import (
     user_errors,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.narrate import numbers
 
+AllOption = Annotated[
+    bool, typer.Option("--all", help="list outcomes and events that never happen too")
+]
 LedgerOption = Annotated[
     str | None, typer.Option("--ledger", metavar="FILE", help="extra facts file (CSV or YAML)")
 ]
@@ -40,8 +44,10 @@ def run_command(
     seed: SeedOption = str(DEFAULT_SEED),
     as_json: JsonOption = False,
     workers: WorkersOption = "1",
+    show_all: AllOption = False,
 ) -> None:
-    """Simulate the baseline: how often each outcome and event happens."""
+    """Simulate the baseline: how often each outcome and event happens (those that never
+    happen are counted but not listed, unless --all)."""
     n, s, w = parse_runs(runs, i_know), parse_seed(seed), parse_workers(workers)
     with user_errors():
         loaded = load(scenario)
@@ -58,15 +64,33 @@ def run_command(
         f"[bold]{loaded.manifest.title}[/bold]: {n:,} timelines, seed {s}, "
         f"{result.raw.elapsed_s:.2f} s"
     )
-    table = Table("outcome", "p", "95% interval", title="Outcomes")
+    table = Table("outcome", "share or mean", "95% interval", title="Outcomes")
+    hidden = 0
     for row in result.outcome_rows():
         low, high = row["ci"]
-        table.add_row(row["label"], f"{row['p']:.3f}", f"{low:.3f} - {high:.3f}")
+        binary = row.get("kind") != "number"
+        if binary and row["p"] == 0 and not show_all:
+            hidden += 1
+            continue
+        table.add_row(
+            row["label"],
+            numbers.value(row["p"], binary),
+            f"{numbers.value(low, binary)} to {numbers.value(high, binary)}",
+        )
     console.print(table)
-    events = Table("event", "p", "median month", title="Events")
+    events = Table("event", "share", "median month", title="Events")
+    quiet = 0
     for row in result.event_rows():
-        events.add_row(row["label"], f"{row['p']:.3f}", row["median_month"] or "never")
+        if row["p"] == 0 and not show_all:
+            quiet += 1
+            continue
+        events.add_row(row["label"], numbers.share(row["p"]), row["median_month"] or "never")
     console.print(events)
+    if hidden or quiet:
+        console.print(
+            f"({hidden} outcomes and {quiet} events that never happen in these timelines are not "
+            "listed; --all lists them)"
+        )
 
 
 def history_command(

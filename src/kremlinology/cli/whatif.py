@@ -27,6 +27,7 @@ from kremlinology.cli.common import (
 )
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.narrate import numbers
 from kremlinology.narrate.chronicle import chronicle as make_chronicle
 from kremlinology.narrate.verdicts import whatif_verdict
 
@@ -81,6 +82,7 @@ def print_whatif(result: WhatIfResult, drivers: bool = True) -> None:
     _print_outcomes(console, result)
     if drivers and result.drivers:
         labels = {row["id"]: row["label"] for row in result.outcomes}
+        kinds = {row["id"]: row.get("kind") for row in result.outcomes}
         table = Table(
             "outcome",
             "factor",
@@ -96,8 +98,8 @@ def print_whatif(result: WhatIfResult, drivers: bool = True) -> None:
                 labels.get(row["outcome"], row["outcome"]),
                 row["label"],
                 row["kind"],
-                f"{row['effect']:+.3f}",
-                f"{low:+.3f} .. {high:+.3f}",
+                numbers.delta(row["effect"], kinds.get(row["outcome"]) != "number"),
+                numbers.interval(low, high, kinds.get(row["outcome"]) != "number"),
                 row["direction"],
             )
         console.print(table)
@@ -148,13 +150,14 @@ def _print_outcomes(console: Console, result: WhatIfResult) -> None:
     hidden = len(rows) - len(shown)
     for row in shown:
         low, high = row["ci"]
+        binary = row.get("kind", "boolean") != "number"
         table.add_row(
             row["label"],
-            f"{row['baseline']:.3f}",
-            f"{row['whatif']:.3f}",
-            f"{row['delta']:+.3f}",
-            f"{low:+.3f} .. {high:+.3f}",
-            f"{row['changed']:.1%}",
+            numbers.value(row["baseline"], binary),
+            numbers.value(row["whatif"], binary),
+            numbers.delta(row["delta"], binary),
+            numbers.interval(low, high, binary),
+            numbers.share(row["changed"]),
         )
     console.print(table)
     if hidden:

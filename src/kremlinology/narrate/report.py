@@ -27,7 +27,7 @@ import numpy as np
 from kremlinology.analysis.effects import outcome_columns
 from kremlinology.counterfactual.replay import Replayer
 from kremlinology.months import month_words
-from kremlinology.narrate import charts, formats
+from kremlinology.narrate import charts, formats, numbers
 from kremlinology.narrate.chronicle import Chronicle, chronicle
 from kremlinology.narrate.families import Family, families, surprising
 from kremlinology.scenario.errors import KremlinologyError
@@ -215,11 +215,11 @@ def _binary(result: WhatIfResult) -> dict[str, bool]:
 
 
 def _value(value: float, binary: bool) -> str:
-    return f"{value:.1%}" if binary else f"{value:.3g}"
+    return numbers.value(value, binary)
 
 
 def _change(value: float, binary: bool) -> str:
-    return f"{value * 100:+.1f} points" if binary else f"{value:+.3g}"
+    return numbers.delta(value, binary)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,8 +253,8 @@ def outcome_lines(result: WhatIfResult) -> list[OutcomeLine]:
                 _value(row["baseline"], b),
                 _value(row["whatif"], b),
                 _change(row["delta"], b),
-                f"{_change(low, b)} to {_change(high, b)}",
-                f"{row['changed']:.1%}",
+                numbers.interval(low, high, b),
+                numbers.share(row["changed"]),
             )
         )
     return rows
@@ -273,15 +273,16 @@ def summary(result: WhatIfResult, limit: int = 3) -> list[str]:
         if b:
             direction = "more" if row["delta"] > 0 else "less"
             found.append(
-                f"{row['label']}: {sure} {direction} likely, {row['baseline']:.0%} -> "
-                f"{row['whatif']:.0%} (95% interval of the change {low * 100:+.1f} to "
-                f"{high * 100:+.1f} points)."
+                f"{row['label']}: {sure} {direction} likely, {numbers.share(row['baseline'])} -> "
+                f"{numbers.share(row['whatif'])} ({numbers.points(row['delta'])}, 95% interval "
+                f"{numbers.points_interval(low, high)})."
             )
         else:
             direction = "higher" if row["delta"] > 0 else "lower"
             found.append(
-                f"{row['label']}: {sure} {direction} on average, {row['baseline']:.3g} -> "
-                f"{row['whatif']:.3g} (95% interval of the change {low:+.3g} to {high:+.3g})."
+                f"{row['label']}: {sure} {direction} on average, {numbers.number(row['baseline'])} "
+                f"-> {numbers.number(row['whatif'])} ({numbers.change(row['delta'])}, 95% "
+                f"interval {numbers.interval(low, high, False)})."
             )
     return found or ["No outcome changes by more than half a percentage point."]
 
@@ -338,11 +339,13 @@ def _admissibility(result: WhatIfResult) -> list[str]:
 def _driver_rows(result: WhatIfResult) -> list[tuple[str, str, str]]:
     """(outcome, factor, effect) cells: labels, not ids; the signed effect with its interval."""
     labels = {row["id"]: row["label"] for row in result.outcomes}
+    binary = _binary(result)
     return [
         (
             labels.get(r["outcome"], r["outcome"]),
             f"{r['label']} ({r['kind']})",
-            f"{r['effect']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]: {r['direction']}",
+            f"{numbers.delta(r['effect'], binary.get(r['outcome'], True))} "
+            f"({numbers.interval(*r['ci'], binary.get(r['outcome'], True))}): {r['direction']}",
         )
         for r in result.drivers
     ]

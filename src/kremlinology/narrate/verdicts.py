@@ -11,6 +11,7 @@ from html import escape
 from kremlinology.counterfactual.claims import ClaimResult
 from kremlinology.counterfactual.interventions import describe
 from kremlinology.counterfactual.query import WhatIfResult
+from kremlinology.narrate import numbers
 
 NOTABLE = 0.005
 """Changes smaller than half a percentage point (or 0.005) are not worth a sentence."""
@@ -27,16 +28,16 @@ def whatif_verdict(result: WhatIfResult, limit: int = 3) -> list[str]:
         if row.get("kind", "boolean") == "number":
             direction = "higher" if row["delta"] > 0 else "lower"
             sentences.append(
-                f"{row['label']} is {sure} {direction}: {row['baseline']:.2f} -> "
-                f"{row['whatif']:.2f} (change {row['delta']:+.2f}, 95% interval "
-                f"{low:+.2f} to {high:+.2f})."
+                f"{row['label']} is {sure} {direction}: {numbers.number(row['baseline'])} -> "
+                f"{numbers.number(row['whatif'])} (change {numbers.change(row['delta'])}, 95% "
+                f"interval {numbers.interval(low, high, False)})."
             )
             continue
         direction = "more" if row["delta"] > 0 else "less"
         sentences.append(
-            f"{row['label']} becomes {sure} {direction} likely: {row['baseline']:.0%} -> "
-            f"{row['whatif']:.0%} (change {row['delta']:+.0%}, 95% interval {low:+.0%} to "
-            f"{high:+.0%})."
+            f"{row['label']} becomes {sure} {direction} likely: {numbers.share(row['baseline'])} "
+            f"-> {numbers.share(row['whatif'])} (change {numbers.points(row['delta'])}, 95% "
+            f"interval {numbers.points_interval(low, high)})."
         )
     if not sentences:
         sentences.append("No outcome changes by more than half a percentage point.")
@@ -45,12 +46,17 @@ def whatif_verdict(result: WhatIfResult, limit: int = 3) -> list[str]:
 
 def whatif_html(result: WhatIfResult) -> str:
     """An HTML table of every outcome, largest change first (for Jupyter)."""
-    rows = "".join(
-        f"<tr><td>{escape(r['label'], quote=False)}</td><td>{r['baseline']:.3f}</td>"
-        f"<td>{r['whatif']:.3f}</td><td>{r['delta']:+.3f}</td>"
-        f"<td>[{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]</td></tr>"
-        for r in result.sorted_outcomes()
-    )
+    cells = []
+    for r in result.sorted_outcomes():
+        binary = r.get("kind", "boolean") != "number"
+        cells.append(
+            f"<tr><td>{escape(r['label'], quote=False)}</td>"
+            f"<td>{numbers.value(r['baseline'], binary)}</td>"
+            f"<td>{numbers.value(r['whatif'], binary)}</td>"
+            f"<td>{numbers.delta(r['delta'], binary)}</td>"
+            f"<td>{numbers.interval(r['ci'][0], r['ci'][1], binary)}</td></tr>"
+        )
+    rows = "".join(cells)
     twin = result.twin
     title = escape(describe(result.interventions), quote=False)
     return (

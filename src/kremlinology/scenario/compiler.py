@@ -434,6 +434,14 @@ class _Builder:
                 slot = self._categorical_slot(
                     located, item.id, item.initial, item.values, ("initial",), "variable"
                 )
+                known = item.values if isinstance(item.values, list) else []
+                for value in item.value_labels:
+                    if value not in known:
+                        self.problem(
+                            located.at("value_labels", value, key=True),
+                            f"'{item.id}': value_labels names '{value}', which is not one of "
+                            "its values",
+                        )
             elif item.type == "boolean":
                 if not isinstance(item.initial, bool):
                     self.problem(located.at("initial"), f"'{item.id}': initial must be a boolean")

@@ -140,6 +140,22 @@ class Scenario:
         """The categories of an office: ``none``, then every actor in declaration order."""
         return ("none", *(a.id for a in self.actors if a.id != "none"))
 
+    def value_name(self, value: str) -> str:
+        """A categorical value as people write it: a person's short name (``short``, else the last
+        word of the name) or another actor's name, ``no one`` for ``none``, a variable's
+        ``value_labels`` entry, else the id with spaces for underscores."""
+        if value == "none":
+            return "no one"
+        for actor in self.actors:
+            if actor.id == value:
+                if actor.short:
+                    return actor.short
+                return actor.name.split()[-1] if actor.kind == "person" else actor.name
+        for variable in self.variables:
+            if value in variable.value_labels:
+                return variable.value_labels[value]
+        return value.replace("_", " ")
+
     @property
     def months(self) -> int:
         """Number of simulated months."""

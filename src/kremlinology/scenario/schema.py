@@ -85,6 +85,9 @@ class Variable(Strict):
     min: float | None = None
     max: float | None = None
     values: list[Id] | Literal["actors"] | None = None
+    value_labels: dict[Id, str] = {}
+    """How people write a categorical value that is not an actor (``collective``: ``the
+    collective leadership``); an actor's value is written as the actor's name."""
     sources: list[Source] = []
 
 

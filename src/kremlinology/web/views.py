@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kremlinology.narrate import numbers
+
 
 @dataclass(frozen=True)
 class Margins:
@@ -24,7 +26,7 @@ BAR_WIDTH = 200.0  # SVG user units of a full bar in the outcome table
 
 def percent(value: float | None, digits: int = 1) -> str:
     """A share as a percentage with ``digits`` decimals (``n/a`` when None)."""
-    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+    return numbers.share(value, digits)
 
 
 def outcome_rows(result: dict[str, Any], kinds: dict[str, str]) -> list[dict[str, Any]]:
@@ -42,14 +44,14 @@ def outcome_rows(result: dict[str, Any], kinds: dict[str, str]) -> list[dict[str
         if kind == "probability":
             scale = 1.0
             show = percent
-            change = f"{delta * 100:+.1f} pts"
-            interval = f"{low * 100:+.1f} to {high * 100:+.1f} pts"
+            change = numbers.points(delta)
+            interval = numbers.points_interval(low, high)
         else:
             scale = max(abs(baseline), abs(whatif), abs(baseline + low), abs(baseline + high))
             scale = scale * 1.05 if scale > 0 else 1.0
             show = _number
-            change = f"{delta:+.2f}"
-            interval = f"{low:+.2f} to {high:+.2f}"
+            change = numbers.change(delta)
+            interval = numbers.interval(low, high, False)
 
         def x(value: float, scale: float = scale) -> float:
             return round(max(0.0, min(1.0, value / scale)) * BAR_WIDTH, 2)
