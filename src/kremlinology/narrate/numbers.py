@@ -59,4 +59,3 @@ def delta(value: float, binary: bool) -> str:
 def interval(low: float, high: float, binary: bool) -> str:
     """The interval of a change: points for a probability, signed numbers otherwise."""
     return points_interval(low, high) if binary else f"{change(low)} to {change(high)}"
-

@@ -337,18 +337,23 @@ def _admissibility(result: WhatIfResult) -> list[str]:
 
 
 def _driver_rows(result: WhatIfResult) -> list[tuple[str, str, str]]:
-    """(outcome, factor, effect) cells: labels, not ids; the signed effect with its interval."""
+    """(outcome, factor, effect) cells: labels, not ids; the signed effect with its interval
+    (in percentage points for a probability)."""
     labels = {row["id"]: row["label"] for row in result.outcomes}
     binary = _binary(result)
-    return [
-        (
-            labels.get(r["outcome"], r["outcome"]),
-            f"{r['label']} ({r['kind']})",
-            f"{numbers.delta(r['effect'], binary.get(r['outcome'], True))} "
-            f"({numbers.interval(*r['ci'], binary.get(r['outcome'], True))}): {r['direction']}",
+    rows = []
+    for r in result.drivers:
+        b = binary.get(r["outcome"], True)
+        effect = numbers.delta(r["effect"], b)
+        interval = numbers.interval(r["ci"][0], r["ci"][1], b)
+        rows.append(
+            (
+                labels.get(r["outcome"], r["outcome"]),
+                f"{r['label']} ({r['kind']})",
+                f"{effect} ({interval}): {r['direction']}",
+            )
         )
-        for r in result.drivers
-    ]
+    return rows
 
 
 def markdown(
