@@ -12,6 +12,7 @@ from rich.table import Table
 from kremlinology.api import history as run_history
 from kremlinology.api import simulate
 from kremlinology.cli.common import (
+    EngineOption,
     IKnowOption,
     JsonOption,
     RunsOption,
@@ -19,6 +20,7 @@ from kremlinology.cli.common import (
     SeedOption,
     WorkersOption,
     load,
+    parse_engine,
     parse_runs,
     parse_seed,
     parse_workers,
@@ -27,6 +29,7 @@ from kremlinology.cli.common import (
     user_errors,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.engine.compiled import use_engine
 from kremlinology.narrate import numbers
 
 AllOption = Annotated[
@@ -45,11 +48,13 @@ def run_command(
     as_json: JsonOption = False,
     workers: WorkersOption = "1",
     show_all: AllOption = False,
+    engine: EngineOption = None,
 ) -> None:
     """Simulate the baseline: how often each outcome and event happens (those that never
     happen are counted but not listed, unless --all)."""
     n, s, w = parse_runs(runs, i_know), parse_seed(seed), parse_workers(workers)
-    with user_errors():
+    kernel = parse_engine(engine)
+    with user_errors(), use_engine(kernel):
         loaded = load(scenario)
         update, close = progress_bar("simulating")
         try:

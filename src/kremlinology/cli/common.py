@@ -26,6 +26,7 @@ from rich.progress import Progress
 
 from kremlinology import limits
 from kremlinology.api import load_scenario
+from kremlinology.engine.compiled import ENGINES, resolve_engine
 from kremlinology.limits import (
     CLI_MAX_RUNS,
     MAX_RUNS,
@@ -69,6 +70,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object"
 NoConditionOption = Annotated[
     bool,
     typer.Option("--no-condition", help="do not condition on the record before the divergence"),
+]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="compiled, numpy or reference (default: compiled when numba imports and the "
+        "scenario's kernel is compiled, else numpy; all give the same results)",
+    ),
 ]
 QueryArgument = Annotated[str, typer.Argument(help="an intervention, a catalogue id, or free text")]
 
@@ -170,6 +179,18 @@ def parse_workers(text: str) -> int:
 def parse_seed(text: str) -> int:
     """Parse ``--seed``: a whole number from 0 to the engine's MAX_SEED, or fail."""
     return parse_int(text, "--seed", 0, MAX_SEED)
+
+
+def parse_engine(text: str | None) -> str | None:
+    """Parse ``--engine`` (None: the default engine), or fail with a clear line."""
+    if text is None:
+        return None
+    if text not in ENGINES:
+        fail(f"--engine must be one of {', '.join(ENGINES)}, not '{text}'")
+    try:
+        return resolve_engine(text)
+    except ValueError as error:
+        fail(str(error))
 
 
 @contextmanager

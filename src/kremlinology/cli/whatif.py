@@ -12,6 +12,7 @@ from rich.table import Table
 from kremlinology.api import claim as run_claim
 from kremlinology.api import whatif as run_whatif
 from kremlinology.cli.common import (
+    EngineOption,
     IKnowOption,
     JsonOption,
     NoConditionOption,
@@ -20,6 +21,7 @@ from kremlinology.cli.common import (
     ScenarioOption,
     SeedOption,
     load,
+    parse_engine,
     parse_runs,
     parse_seed,
     progress_bar,
@@ -27,6 +29,7 @@ from kremlinology.cli.common import (
 )
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.engine.compiled import use_engine
 from kremlinology.narrate import numbers
 from kremlinology.narrate.chronicle import chronicle as make_chronicle
 from kremlinology.narrate.verdicts import whatif_verdict
@@ -49,10 +52,12 @@ def whatif_command(
     no_drivers: Annotated[
         bool, typer.Option("--no-drivers", help="skip the drivers (found by intervention)")
     ] = False,
+    engine: EngineOption = None,
 ) -> None:
     """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
-    with user_errors():
+    kernel = parse_engine(engine)
+    with user_errors(), use_engine(kernel):
         update, close = progress_bar("simulating twin worlds")
         try:
             result = run_whatif(

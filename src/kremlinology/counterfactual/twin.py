@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from kremlinology.engine.compiled import make_program, resolve_engine
 from kremlinology.engine.parallel import Span, balanced_spans, open_executor
 from kremlinology.engine.simulate import DEFAULT_CHUNK, Block, Recorder, Records, start_block
 from kremlinology.engine.state import NO_PLAN, Plan, WorldState
@@ -130,6 +131,9 @@ class DigestRecorder(Recorder):
     date from the kernel's hooks: ``before_write`` for every change of a value, ``fired`` for
     every firing (which adds one to the event's count).
     """
+
+    COMPILED = "digests"
+    """The compiled kernel keeps these fingerprints itself (``engine.compiled``)."""
 
     def __init__(
         self,
@@ -275,6 +279,7 @@ class HistoryTask:
     divergence: int
     prior: tuple[int, ...]
     save: bool
+    engine: str = "numpy"
 
 
 @dataclass(frozen=True)
@@ -291,6 +296,7 @@ class TwinTask:
     weights: np.ndarray
     keep: bool
     onset: Onset | None = None
+    engine: str = "numpy"
 
 
 @dataclass
@@ -378,13 +384,17 @@ def _run(
     long_history = divergence - scenario.start >= SAVE_ACROSS_PROCESSES_MONTHS
     save = runs <= SAVE_LIMIT and (workers <= 1 or long_history)
     blocks = balanced_spans(runs, settings.chunk_size, workers)
+    engine = resolve_engine(None, scenario)
     with open_executor(workers, len(blocks)) as executor:
         # Small runs keep each block's state at the divergence; large ones simulate the common
         # history twice (once to count misses, once to go on) so that memory stays bounded.
         histories = list(
             executor.map(
                 _history_task,
-                [HistoryTask(scenario, seed, b, divergence, tuple(prior), save) for b in blocks],
+                [
+                    HistoryTask(scenario, seed, b, divergence, tuple(prior), save, engine)
+                    for b in blocks
+                ],
             )
         )
         misses = np.concatenate([h.misses for h in histories])
@@ -393,7 +403,9 @@ def _run(
             tolerance = None  # every timeline runs; each is conditioned once its worlds are known
         weights = fingerprint_weights(scenario)
         tasks = [
-            TwinTask(scenario, seed, b, divergence, h, tolerance, plan, weights, keep, onset)
+            TwinTask(
+                scenario, seed, b, divergence, h, tolerance, plan, weights, keep, onset, engine
+            )
             for b, h in zip(blocks, histories, strict=True)
         ]
         parts: list[TwinPart] = []
@@ -474,14 +486,15 @@ def _joined(arrays: list[np.ndarray | None]) -> np.ndarray | None:
 def _history_task(task: HistoryTask) -> History:
     """Run a block's common history; count its misses; keep its state if asked."""
     span = task.span
-    block = common_history(VectorProgram(task.scenario), task.seed, span, task.divergence)
+    program = make_program(task.scenario, task.engine)
+    block = common_history(program, task.seed, span, task.divergence)
     saved = (block.world, block.records) if task.save else None
     return History(_misses(block, list(task.prior)), saved)
 
 
 def _twin_task(task: TwinTask) -> TwinPart:
     """Resume (or redo) a block's common history, then run its twins."""
-    program = VectorProgram(task.scenario)
+    program = make_program(task.scenario, task.engine)
     saved = task.history.saved
     if saved is not None:
         block = Block(program, task.seed, saved[0], saved[1])

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kremlinology.engine import reference
+from kremlinology.engine.compiled import make_program, resolve_engine
 from kremlinology.engine.parallel import Span, open_executor, spans
 from kremlinology.engine.state import Plan, WorldState, initial_state
 from kremlinology.engine.vector import VectorProgram
@@ -70,6 +72,10 @@ class Fired:
 
 class Recorder:
     """Observer that reads outcomes and facts at their months and optionally logs firings."""
+
+    COMPILED = "records"
+    """The compiled kernel reads outcomes and facts itself when there is no log
+    (``engine.compiled``); subclasses do not inherit this unless they repeat it."""
 
     def __init__(self, program: VectorProgram, records: Records, log: bool = False) -> None:
         scenario = program.scenario
@@ -275,17 +281,55 @@ class BlockTask:
     plan: Plan
     use_posterior: bool
     keep: bool
+    engine: str = "numpy"
+    """``"compiled"``, ``"numpy"`` or ``"reference"`` (``engine.compiled.resolve_engine``)."""
 
 
 def _run_block(task: BlockTask) -> tuple[Aggregates, Timelines | None]:
     """Simulate one block from the start; return its summaries (and its timelines if kept)."""
     scenario = task.scenario
-    program = VectorProgram(scenario)
-    block = start_block(program, task.seed, task.span.first, task.span.count, task.use_posterior)
-    block.advance(task.plan)
+    if task.engine == "reference":
+        block = reference_block(task)
+    else:
+        program = make_program(scenario, task.engine)
+        block = start_block(
+            program, task.seed, task.span.first, task.span.count, task.use_posterior
+        )
+        block.advance(task.plan)
     aggregates = Aggregates.empty(scenario)
     aggregates.add(scenario, block)
     return aggregates, (_timelines(scenario, block) if task.keep else None)
+
+
+def reference_block(task: BlockTask) -> Block:
+    """The block of ``task`` simulated by the per-timeline reference interpreter, with outcomes
+    and fact checks read at the same month starts as the kernels read them."""
+    scenario, span = task.scenario, task.span
+    program = VectorProgram(scenario)
+    block = start_block(program, task.seed, span.first, span.count, task.use_posterior)
+    world, records = block.world, block.records
+    schedule = _schedule(scenario)
+    rows = {"outcome": records.outcomes, "open": records.fact_open, "close": records.fact_close}
+    probes = {
+        "outcome": [o.expr for o in scenario.outcomes],
+        "open": [f.condition for f in scenario.facts],
+        "close": [f.condition for f in scenario.facts],
+    }
+    for k in range(span.count):
+        t = reference.start_timeline(scenario, task.seed, span.first + k, task.use_posterior)
+        while True:
+            for kind, index in schedule.get(t.month, ()):
+                rows[kind][index, k] = reference.evaluate(probes[kind][index], t)
+            if t.month > scenario.end:
+                break
+            reference.run_timeline(scenario, task.seed, t, task.plan, stop=t.month)
+        world.values[:, k] = t.values
+        world.last[:, k] = t.last
+        world.first[:, k] = t.first
+        world.option[:, k] = t.option
+        world.count[:, k] = t.count
+    world.month = scenario.end + 1
+    return block
 
 
 def _timelines(scenario: Scenario, block: Block) -> Timelines:
@@ -311,13 +355,16 @@ def run_timelines(
     use_posterior: bool = True,
     keep_timelines: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: str | None = None,
 ) -> RawRun:
-    """Simulate ``runs`` timelines from the start; merge blocks in timeline order."""
+    """Simulate ``runs`` timelines from the start; merge blocks in timeline order. ``engine``
+    names the kernel (``engine.compiled.resolve_engine``); every engine gives the same result."""
     started = time.perf_counter()
     plan = plan or Plan()
     keep = runs <= KEEP_LIMIT if keep_timelines is None else keep_timelines
+    chosen = resolve_engine(engine, scenario)
     tasks = [
-        BlockTask(scenario, seed, span, plan, use_posterior, keep)
+        BlockTask(scenario, seed, span, plan, use_posterior, keep, chosen)
         for span in spans(runs, chunk_size)
     ]
     aggregates = Aggregates.empty(scenario)
