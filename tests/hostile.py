@@ -11,7 +11,10 @@ nesting, huge duplicated values that end up in error messages, names starting wi
 :class:`Sandbox` loads each folder (and simulates a few timelines of what loads) in a child
 process (tests/hostile_child.py) and classifies the outcome: ``ok``, ``refused`` (a clear error),
 ``traceback``, ``hang`` (no answer within the timeout; the child is killed and replaced) or
-``memory`` (its resident memory grew by more than the limit; killed and replaced).
+``memory`` (its resident memory grew by more than the limit; killed and replaced). The timeout
+counts the child's CPU seconds, so that a busy machine (other processes taking the cores) does not
+pass for a runaway; a child that waits without computing (a blocking read) is caught by a wall
+clock limit of ``wall_factor`` times the timeout. Every outcome also carries its wall seconds.
 """
 
 from __future__ import annotations
@@ -410,16 +413,26 @@ def hostile_folders(draw: st.DrawFn) -> FolderSpec:
 class Outcome:
     kind: str  # ok, refused, traceback, hang, memory
     detail: str
-    seconds: float
+    seconds: float  # wall clock
     stage: str = ""
     longest: int = 0
+    cpu_s: float = 0.0  # the child's CPU time on this folder
 
 
 class Sandbox:
     """A child process that loads scenario folders one at a time, watched for hangs and memory."""
 
-    def __init__(self, timeout_s: float = 10.0, memory_mb: float = 1024.0, run: bool = True):
+    def __init__(
+        self,
+        timeout_s: float = 10.0,
+        memory_mb: float = 1024.0,
+        run: bool = True,
+        wall_factor: float = 6.0,
+        child_script: Path | None = None,
+    ):
+        self.script = child_script or HERE / "hostile_child.py"
         self.timeout_s = timeout_s
+        self.wall_s = timeout_s * wall_factor
         self.memory_bytes = int(memory_mb * 1024 * 1024)
         self.run = run
         self.child: subprocess.Popen[bytes] | None = None
@@ -429,7 +442,7 @@ class Sandbox:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(HERE)])}
         env["KREMLINOLOGY_NO_CACHE"] = "1"
         child = subprocess.Popen(
-            [sys.executable, str(HERE / "hostile_child.py")],
+            [sys.executable, str(self.script)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -443,33 +456,36 @@ class Sandbox:
         child = self.child if self.child is not None and self.child.poll() is None else None
         child = child or self._start()
         assert child.stdin is not None and child.stdout is not None
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _cpu_s(child.pid)
         child.stdin.write((json.dumps({"folder": str(folder), "run": self.run}) + "\n").encode())
         child.stdin.flush()
         while True:
             ready, _, _ = select.select([child.stdout], [], [], 0.02)
             if ready:
                 line = child.stdout.readline()
-                seconds = time.monotonic() - started
+                seconds, cpu = time.monotonic() - started, _cpu_s(child.pid) - cpu_before
                 if not line:
                     self._kill()
-                    return Outcome("traceback", "the child process died", seconds)
+                    return Outcome("traceback", "the child process died", seconds, cpu_s=cpu)
                 answer = json.loads(line)
                 rss = _rss(child.pid)
                 self.baseline = self.baseline or rss
-                if seconds > self.timeout_s:
-                    return Outcome("hang", f"answered after {seconds:.1f} s", seconds)
+                if cpu > self.timeout_s or seconds > self.wall_s:
+                    detail = f"answered after {cpu:.1f} s of CPU, {seconds:.1f} s wall"
+                    return Outcome("hang", detail, seconds, cpu_s=cpu)
                 return Outcome(
                     answer["kind"],
                     answer["detail"],
                     seconds,
                     answer.get("stage", ""),
                     int(answer.get("longest", 0)),
+                    cpu,
                 )
-            seconds = time.monotonic() - started
-            if seconds > self.timeout_s:
+            seconds, cpu = time.monotonic() - started, _cpu_s(child.pid) - cpu_before
+            if cpu > self.timeout_s or seconds > self.wall_s:
                 self._kill()
-                return Outcome("hang", f"no answer after {seconds:.1f} s", seconds)
+                detail = f"no answer after {cpu:.1f} s of CPU, {seconds:.1f} s wall"
+                return Outcome("hang", detail, seconds, cpu_s=cpu)
             rss = _rss(child.pid)
             if self.baseline and rss - self.baseline > self.memory_bytes:
                 self._kill()
@@ -493,6 +509,16 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self._kill()
         self.child = None
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far (0 if it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _rss(pid: int) -> int:

@@ -83,6 +83,11 @@ def test_a_whatif_gives_the_same_vocabulary(answer) -> None:  # type: ignore[no-
     assert np.allclose(whatif[first_param].to_numpy(), twin.parameters[0])
     figure = answer.plot()
     assert "Baseline against what-if" in figure.texts[0].get_text()
+    drivers = answer.drivers()
+    assert isinstance(answer.drivers, Rows) and len(drivers) == len(answer.drivers)
+    assert not drivers.empty and {"factor", "kind", "effect", "ci_low", "ci_high"} <= set(
+        drivers.columns
+    )
 
 
 def test_compare_puts_two_whatifs_side_by_side(testbed, answer) -> None:  # type: ignore[no-untyped-def]

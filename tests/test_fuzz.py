@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +103,29 @@ def test_each_hostile_case_in_the_sandbox(sandbox: Sandbox, root: Path, label: s
     )
     outcome = check_spec(sandbox, spec, root)
     assert outcome.kind in (("ok", "refused") if chain else ("refused",)), outcome
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [("while True:\n        pass", "of CPU"), ("time.sleep(60)", "wall")],
+)
+def test_the_sandbox_catches_runaways_and_blocked_children(
+    tmp_path: Path, body: str, why: str
+) -> None:
+    """A child that computes past the timeout, or waits past the wall limit, is a hang: the
+    first by its CPU seconds, the second by the wall clock (so a busy machine is neither)."""
+    script = tmp_path / "child.py"
+    script.write_text(f"import sys, time\nfor line in sys.stdin:\n    {body}\n", encoding="utf-8")
+    box = Sandbox(timeout_s=1.0, wall_factor=3.0, child_script=script)
+    try:
+        started = time.monotonic()
+        outcome = box.check(tmp_path)
+        took = time.monotonic() - started
+    finally:
+        box.close()
+    assert outcome.kind == "hang" and why in outcome.detail, outcome
+    assert took < 8.0
+    if why == "of CPU":
+        assert outcome.cpu_s >= 1.0
+    else:
+        assert outcome.cpu_s < 1.0 and outcome.seconds >= 3.0

@@ -71,15 +71,19 @@ class Simulation(SimulationResult):
 class WhatIf(WhatIfResult):
     """A what-if answer as the API gives it: the result's data, with its words attached.
 
-    ``outcomes`` (and, where it is a list, ``drivers``) are :class:`Rows`: lists of dicts that
+    ``outcomes`` and ``drivers`` are :class:`Rows`: lists of dicts that
     give a DataFrame when called. ``events()`` and ``timelines()`` are DataFrames of the paired
     worlds; ``plot()`` draws baseline against what-if.
     """
 
     def __post_init__(self) -> None:
         self.outcomes = Rows(self.outcomes)
-        if isinstance(vars(self).get("drivers"), list):
-            vars(self)["drivers"] = Rows(vars(self)["drivers"])
+
+    @property
+    def drivers(self) -> Rows:  # type: ignore[override]
+        """The ranked drivers (found when first asked for), as :class:`Rows`:
+        ``answer.drivers()`` is their DataFrame (factor, kind, effect, interval, method)."""
+        return Rows(super().drivers)
 
     def verdict(self, limit: int = 3) -> list[str]:
         """A few plain sentences on the largest changes (``narrate.verdicts``)."""
