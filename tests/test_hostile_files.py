@@ -127,17 +127,17 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) ->
     with open(folder / "huge.yaml", "wb") as handle:
         handle.truncate(10**11)  # sparse: 100 GB that reading would never finish
     assert refusal(folder) == [
-        "huge.yaml:1:1: file is larger than 1 MB (the most a scenario reads)"
+        "huge.yaml:1:1: file is larger than 0.5 MB (the most a scenario reads)"
     ]
 
 
 def test_the_scenario_total_is_bounded(tmp_path: Path) -> None:
     padding = "# " + "x" * 997 + "\n"
     files = {
-        f"f{i}.yaml": VARIABLES.replace("id: a", f"id: a{i}") + padding * 900 for i in range(5)
+        f"f{i}.yaml": VARIABLES.replace("id: a", f"id: a{i}") + padding * 450 for i in range(5)
     }
     (found,) = refusal(scenario(tmp_path, files))
-    assert found == "f4.yaml:1:1: the scenario's YAML files hold more than 4 MB"
+    assert found == "f4.yaml:1:1: the scenario's YAML files hold more than 2 MB"
 
 
 def test_bad_utf8_is_positioned(tmp_path: Path) -> None:

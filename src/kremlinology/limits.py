@@ -34,13 +34,14 @@ CLI_MAX_RUNS = 5_000_000
 
 # Scenario files ----------------------------------------------------------------------------------
 
-MAX_FILE_BYTES = 1_000_000
-"""Largest scenario YAML file the loader reads (13 times the largest file of the Thaw); a larger
-one is refused before any of it is read. Parsing YAML with positions takes about 5 s per MB on
-one core, so this bound is also one on the time ``check`` may take."""
+MAX_FILE_BYTES = 500_000
+"""Largest scenario YAML file the loader reads (7 times the largest file of the Thaw); a larger
+one is refused before any of it is read. Parsing YAML with positions (ruamel.yaml's round-trip
+parser) takes about 12 s of CPU per MB, so this bound keeps one file's parse near 6 s."""
 
-MAX_SCENARIO_BYTES = 4_000_000
-"""Most bytes of YAML one scenario folder may hold, all files together."""
+MAX_SCENARIO_BYTES = 2_000_000
+"""Most bytes of YAML one scenario folder may hold, all files together (14 times the Thaw's; a
+folder at the limit parses in about 25 s of CPU)."""
 
 MAX_CSV_BYTES = 8_000_000
 """Largest posterior CSV (or extra facts file) the loader reads; CSV parses fast."""

@@ -117,7 +117,7 @@ def _check_size(size: int, limit: int, name: str) -> None:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1e6:g} MB" if size >= 1_000_000 else f"{size:,} bytes"
+    return f"{size / 1e6:g} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
 def _reason(error: OSError) -> str:
