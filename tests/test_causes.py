@@ -165,3 +165,60 @@ def test_driver_json_and_the_cap(chain, chain_drivers) -> None:  # type: ignore[
     )
     won = [o.id for o in chain.outcomes].index("won_by_july")
     assert np.array_equal(blocked[won], result.twin.whatif.outcomes[won, :500])
+
+
+# -- why this timeline (section 2) -----------------------------------------------------------------
+
+
+def test_why_chain_of_a_constructed_timeline_is_the_constructed_chain(chain_drivers) -> None:  # type: ignore[no-untyped-def]
+    from kremlinology.counterfactual.why import why
+
+    result, _ = chain_drivers
+    twin, scenario = result.twin, result.scenario
+    index = scenario.event_index
+    first = twin.whatif.first
+    # A timeline where all of it happened: spark, plot, rally, the strike hitting, the parade.
+    hits = [o.id for o in scenario.events[index["strike"]].options].index("hits")
+    every = (first[[index[e] for e in ("spark", "plot", "rally", "strike", "parade")]] >= 0).all(0)
+    built = np.flatnonzero(every & (twin.whatif.option[index["strike"]] == hits))
+    timeline = int(twin.timelines[built[0]])
+    found = why(result, "won_by_july", timeline).to_dict()
+    links = [(link["event"], link["because"], link["leads_to"]) for link in found["chain"]]
+    assert links == [
+        ("spark", [], ["plot"]),
+        ("plot", ["spark"], ["strike"]),
+        ("strike", ["plot"], ["won_by_july"]),
+    ]
+    assert found["chain"][2]["option"] == "hits"
+    # The rally happened too but decided nothing; the parade came after July: neither was tested
+    # as a cause of the outcome's value, and the parade is not even among the events before it.
+    assert found["events_tested"] == 4
+    # Where the strike missed, no single event was necessary for the outcome (it is false, and
+    # blocking one event cannot make it true): an empty chain.
+    struck = (first[[index[e] for e in ("spark", "plot", "strike")]] >= 0).all(0)
+    missed = np.flatnonzero(struck & (twin.whatif.option[index["strike"]] != hits))
+    empty = why(result, "won_by_july", int(twin.timelines[missed[0]])).to_dict()
+    assert empty["value"] == 0.0 and empty["chain"] == []
+
+
+def test_why_in_the_cli_and_the_chronicle(chain) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from kremlinology.cli import app
+    from kremlinology.narrate.chronicle import chronicle
+
+    runner = CliRunner()
+    args = ["why", NO_OP, "won_by_july", "--scenario", CHAIN, "--runs", "300", "--json"]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert [link["event"] for link in data["chain"]] == ["spark", "plot", "strike"]
+    text = runner.invoke(app, args[:-1])
+    assert "made possible by A plot forms" in text.output
+    bad = runner.invoke(app, ["why", NO_OP, "nothing", "--scenario", CHAIN, "--runs", "300"])
+    assert bad.exit_code == 2 and "unknown outcome 'nothing'" in bad.output
+    result = run_whatif(chain, "block(rally)", 300, 3)
+    told = chronicle(result, causes=True).to_dict()
+    assert told["causes"] and told["causes"][0]["timeline"] == told["timeline"]

@@ -20,6 +20,7 @@ __all__ = [
     "report",
     "simulate",
     "whatif",
+    "why",
 ]
 
 API = (
@@ -32,6 +33,7 @@ API = (
     "report",
     "simulate",
     "whatif",
+    "why",
 )
 """The functions of :mod:`kremlinology.api` that the package root offers."""
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
         report,
         simulate,
         whatif,
+        why,
     )
 
 

@@ -26,6 +26,8 @@ from kremlinology.counterfactual.catalogue import resolve_query
 from kremlinology.counterfactual.claims import ClaimResult, test_claim
 from kremlinology.counterfactual.interventions import divergence_month, to_plan
 from kremlinology.counterfactual.query import WhatIfResult, run_whatif
+from kremlinology.counterfactual.why import CauseChain
+from kremlinology.counterfactual.why import why as explain_why
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
 from kremlinology.engine.simulate import DEFAULT_CHUNK, run_timelines
 from kremlinology.engine.state import Plan
@@ -212,6 +214,29 @@ def whatif(
         loaded, query, check_runs(runs), check_seed(seed), condition, workers, progress
     )
     return WhatIf(**_fields(found))
+
+
+def why(
+    query: str,
+    outcome: str,
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
+    runs: int = 1000,
+    seed: int = DEFAULT_SEED,
+    *,
+    timeline: int | None = None,
+    world: str = "whatif",
+    condition: bool = True,
+) -> CauseChain:
+    """Why ``outcome`` happened in one timeline of a what-if: its actual-cause chain.
+
+    Each event that fired before the outcome was read is blocked alone on the timeline's twin
+    (same draws); the events without which it would have been different are linked into a chain
+    (``counterfactual.why``). ``timeline`` defaults to the first kept one where the outcome
+    holds. Raises WhyError for an unknown outcome or world, TimelineError for a timeline not kept.
+    """
+    loaded = _scenario(scenario)
+    found = run_whatif(loaded, query, check_runs(runs), check_seed(seed), condition, 1)
+    return explain_why(found, outcome, timeline, world)
 
 
 def claim(

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kremlinology.cli import audit, baseline, calibrate, scenarios, stories, web, whatif
+from kremlinology.cli import audit, baseline, calibrate, scenarios, stories, web, whatif, why
 from kremlinology.cli.common import JsonErrorsCommand
 from kremlinology.processes import Terminated, stop_on_sigterm
 from kremlinology.version import __version__
@@ -31,6 +31,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("whatif", whatif.whatif_command),
     ("whatifs", scenarios.whatifs_command),
     ("claim", whatif.claim_command),
+    ("why", why.why_command),
     ("audit", audit.audit_command),
     ("history", baseline.history_command),
     ("calibrate", calibrate.calibrate_command),

@@ -25,6 +25,7 @@ from kremlinology.cli.common import (
     user_errors,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
+from kremlinology.narrate.causes import chain_lines
 from kremlinology.narrate.chronicle import FORMATS
 from kremlinology.narrate.chronicle import chronicle as tell
 from kremlinology.narrate.narrator import NARRATORS, LLMConfig, narrate
@@ -61,6 +62,9 @@ def chronicle_command(
     fmt: FormatOption = "text",
     narrator: NarratorOption = "none",
     as_json: JsonOption = False,
+    causes: Annotated[
+        bool, typer.Option("--causes", help="add the why-chain of its headline outcome")
+    ] = False,
 ) -> None:
     """Tell one timeline of a what-if, month by month, beside its factual twin
     (``--json``: the same as ``--format json``)."""
@@ -78,10 +82,15 @@ def chronicle_command(
     with user_errors():
         config = LLMConfig.from_env() if narrator == "openai" else None
         result = whatif(query, load(scenario), n, s, condition=not no_condition)
-        told = tell(result, timeline=k, pick=pick)
+        told = tell(result, timeline=k, pick=pick, causes=causes)
         if config is not None:
             told = narrate(told, config)
     print(told.render(fmt), end="")
+    if told.causes and fmt != "json":
+        for found in told.causes:
+            print(f"\nWhy this happened in this world ({found['label']}):")
+            for line in chain_lines(result.scenario, found):
+                print(f"  {line}")
 
 
 def report_command(

@@ -15,6 +15,7 @@ import numpy as np
 
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.counterfactual.replay import Firing, Replayer, TimelineError
+from kremlinology.counterfactual.why import timeline_causes
 from kremlinology.months import format_month
 from kremlinology.narrate import formats
 from kremlinology.narrate.families import families, surprising
@@ -67,6 +68,8 @@ class Chronicle:
     scenario: str = ""
     prose: str | None = None  # checked prose from a language model (``--narrator openai``)
     extra: dict[str, Any] = field(default_factory=dict)
+    causes: list[dict[str, Any]] | None = None
+    """Why-chains of this timeline (``counterfactual.why.timeline_causes``), when asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """The chronicle as a JSON-ready dict (the ``--format json`` object)."""
@@ -84,6 +87,8 @@ class Chronicle:
         }
         if self.prose is not None:
             data["prose"] = self.prose
+        if self.causes is not None:
+            data["causes"] = self.causes
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -180,6 +185,7 @@ def chronicle(
     timeline: int | None = None,
     pick: str = "typical",
     replayer: Replayer | None = None,
+    causes: bool = False,
 ) -> Chronicle:
     """Tell one timeline of ``result`` in both worlds.
 
@@ -211,4 +217,5 @@ def chronicle(
         pick=chosen,
         note=note,
         scenario=result.scenario.name,
+        causes=timeline_causes(result, timeline, replayer.program) if causes else None,
     )

@@ -28,6 +28,7 @@ from kremlinology.analysis.effects import outcome_columns
 from kremlinology.counterfactual.replay import Replayer
 from kremlinology.months import month_words
 from kremlinology.narrate import charts, formats, numbers
+from kremlinology.narrate.causes import chain_lines
 from kremlinology.narrate.chronicle import Chronicle, chronicle
 from kremlinology.narrate.families import Family, families, surprising
 from kremlinology.scenario.errors import KremlinologyError
@@ -194,7 +195,7 @@ def _family_chronicle(
     result: WhatIfResult, number: int, family: Family, replayer: Replayer
 ) -> Chronicle:
     """The chronicle of a family's representative timeline, noted as such."""
-    told = chronicle(result, timeline=family.representative, replayer=replayer)
+    told = chronicle(result, timeline=family.representative, replayer=replayer, causes=number == 1)
     return dataclasses.replace(
         told,
         pick="typical" if number == 1 else None,
@@ -336,6 +337,24 @@ def _admissibility(result: WhatIfResult) -> list[str]:
     return lines
 
 
+def _md_why(result: WhatIfResult, story: Chronicle | None) -> list[str]:
+    """Why this happened in the most typical what-if world: its why-chain, link by link."""
+    if story is None or not story.causes:
+        return []
+    esc = formats.md_escape
+    found = story.causes[0]
+    lines = [
+        "",
+        "## Why this happened in this world",
+        "",
+        f"Timeline {story.timeline} (the most typical world): the events without which "
+        f"'{esc(found['label'])}' would not have gone as it did, each blocked alone on the "
+        f"timeline's twin with the same draws ({found['events_tested']} events tested).",
+        "",
+    ]
+    return lines + [f"1. {esc(line)}" for line in chain_lines(result.scenario, found)]
+
+
 def _driver_rows(result: WhatIfResult) -> list[tuple[str, str, str]]:
     """(outcome, factor, effect) cells: labels, not ids; the signed effect with its interval
     (in percentage points for a probability)."""
@@ -389,7 +408,9 @@ def markdown(
         lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in drivers]
     else:
         lines.append("No factor explains any headline outcome.")
-    lines += ["", _md_chart("drivers"), "", "## How fast the worlds part", ""]
+    lines += ["", _md_chart("drivers")]
+    lines += _md_why(result, told[0] if told else None)
+    lines += ["", "## How fast the worlds part", ""]
     lines.append(_md_chart("divergence"))
     lines += ["", "## Families of what-if worlds", ""]
     lines += [
