@@ -20,6 +20,7 @@ PACKAGE = Path(kremlinology.__file__).parent
 ROOT = PACKAGE.parent
 
 LAZY_LIBRARIES = {
+    "distributed": "the Dask cluster, loaded only with --cluster",
     "matplotlib": "plotting, loaded only when a chart is drawn",
     "pandas": "DataFrames, loaded only when a result is asked for one",
     "scipy": "special functions, loaded only by scenarios with beta or truncated-normal priors",

@@ -12,6 +12,7 @@ from rich.table import Table
 from kremlinology.api import history as run_history
 from kremlinology.api import simulate
 from kremlinology.cli.common import (
+    ClusterOption,
     EngineOption,
     IKnowOption,
     JsonOption,
@@ -29,6 +30,7 @@ from kremlinology.cli.common import (
     user_errors,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.engine.cluster import use_cluster
 from kremlinology.engine.compiled import use_engine
 from kremlinology.narrate import numbers
 
@@ -49,12 +51,13 @@ def run_command(
     workers: WorkersOption = "1",
     show_all: AllOption = False,
     engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Simulate the baseline: how often each outcome and event happens (those that never
     happen are counted but not listed, unless --all)."""
     n, s, w = parse_runs(runs, i_know), parse_seed(seed), parse_workers(workers)
     kernel = parse_engine(engine)
-    with user_errors(), use_engine(kernel):
+    with user_errors(), use_engine(kernel), use_cluster(cluster):
         loaded = load(scenario)
         update, close = progress_bar("simulating")
         try:

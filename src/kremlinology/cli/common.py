@@ -79,6 +79,15 @@ EngineOption = Annotated[
         "scenario's kernel is compiled, else numpy; all give the same results)",
     ),
 ]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        metavar="ADDRESS|local:N",
+        help="run on a Dask cluster: a scheduler address, or local:N worker processes "
+        "(same results as on one machine; see docs/scale.md)",
+    ),
+]
 QueryArgument = Annotated[str, typer.Argument(help="an intervention, a catalogue id, or free text")]
 
 

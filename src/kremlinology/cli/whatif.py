@@ -12,6 +12,7 @@ from rich.table import Table
 from kremlinology.api import claim as run_claim
 from kremlinology.api import whatif as run_whatif
 from kremlinology.cli.common import (
+    ClusterOption,
     EngineOption,
     IKnowOption,
     JsonOption,
@@ -29,6 +30,7 @@ from kremlinology.cli.common import (
 )
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
+from kremlinology.engine.cluster import use_cluster
 from kremlinology.engine.compiled import use_engine
 from kremlinology.narrate import numbers
 from kremlinology.narrate.chronicle import chronicle as make_chronicle
@@ -53,11 +55,12 @@ def whatif_command(
         bool, typer.Option("--no-drivers", help="skip the drivers (found by intervention)")
     ] = False,
     engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     kernel = parse_engine(engine)
-    with user_errors(), use_engine(kernel):
+    with user_errors(), use_engine(kernel), use_cluster(cluster):
         update, close = progress_bar("simulating twin worlds")
         try:
             result = run_whatif(

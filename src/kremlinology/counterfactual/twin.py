@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from kremlinology.engine.compiled import make_program, resolve_engine
-from kremlinology.engine.parallel import Span, balanced_spans, open_executor
+from kremlinology.engine.parallel import Span, balanced_spans, open_executor, width
 from kremlinology.engine.simulate import DEFAULT_CHUNK, Block, Recorder, Records, start_block
 from kremlinology.engine.state import NO_PLAN, Plan, WorldState
 from kremlinology.engine.vector import VectorProgram
@@ -379,7 +379,7 @@ def _run(
 ) -> TwinRun:
     started = time.perf_counter()
     prior = prior_fact_rows(scenario, divergence)
-    workers = settings.workers
+    workers = width(settings.workers)  # a cluster's workers inside engine.cluster.use_cluster
     keep = runs <= KEEP_EVENTS_LIMIT if settings.keep_events is None else settings.keep_events
     long_history = divergence - scenario.start >= SAVE_ACROSS_PROCESSES_MONTHS
     save = runs <= SAVE_LIMIT and (workers <= 1 or long_history)

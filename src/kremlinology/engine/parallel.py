@@ -21,9 +21,13 @@ order. This module provides the two halves of that contract:
   be used for several ``map`` calls (a twin run maps its common histories, then its twins) and is
   closed when its ``with`` block ends.
 
-  To add a backend (a Dask cluster, say), write a class with ``map``, ``__enter__`` and
-  ``__exit__`` that keeps the task-order contract, and add its constructor (taking the number of
-  workers) to :data:`BACKENDS`.
+  To add a backend, write a class with ``map``, ``__enter__`` and ``__exit__`` that keeps the
+  task-order contract, and add its constructor (taking the number of workers) to
+  :data:`BACKENDS`.
+
+* **Clusters.** Inside ``engine.cluster.use_cluster(...)``, ``open_executor`` returns the
+  cluster's :class:`~kremlinology.engine.cluster.DaskExecutor` whatever ``workers`` says, and
+  :func:`width` is the cluster's number of workers, so runs cut themselves for it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, TypeVar
 
+from kremlinology.engine.cluster import current_executor
 from kremlinology.processes import process_pool
 
 TaskT = TypeVar("TaskT")
@@ -142,11 +147,22 @@ BACKENDS: dict[str, Callable[[int], Executor]] = {"process": ProcessExecutor}
 def open_executor(workers: int, tasks: int, backend: str = "process") -> Executor:
     """The executor for ``tasks`` tasks on ``workers`` workers (see the module docstring).
 
-    Inline for one worker or one task; otherwise ``BACKENDS[backend]`` with at most one worker per
-    task. Raises ValueError for an unknown backend.
+    The cluster's executor inside ``use_cluster``; else inline for one worker or one task, and
+    otherwise ``BACKENDS[backend]`` with at most one worker per task. Raises ValueError for an
+    unknown backend.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; available: {', '.join(BACKENDS)}")
+    cluster = current_executor()
+    if cluster is not None:
+        return cluster
     if workers <= 1 or tasks <= 1:
         return InlineExecutor()
     return BACKENDS[backend](min(workers, tasks))
+
+
+def width(workers: int) -> int:
+    """How many workers a run spreads over: the cluster's inside ``use_cluster``, else
+    ``workers``."""
+    cluster = current_executor()
+    return workers if cluster is None else cluster.workers

@@ -15,7 +15,7 @@ import numpy as np
 
 from kremlinology.engine import reference
 from kremlinology.engine.compiled import make_program, resolve_engine
-from kremlinology.engine.parallel import Span, open_executor, spans
+from kremlinology.engine.parallel import Span, balanced_spans, open_executor, spans, width
 from kremlinology.engine.state import Plan, WorldState, initial_state
 from kremlinology.engine.vector import VectorProgram
 from kremlinology.scenario.expressions import BOOL, Categorical
@@ -365,7 +365,9 @@ def run_timelines(
     chosen = resolve_engine(engine, scenario)
     tasks = [
         BlockTask(scenario, seed, span, plan, use_posterior, keep, chosen)
-        for span in spans(runs, chunk_size)
+        for span in (
+            spans(runs, chunk_size) if width(workers) <= 1 else blocks(runs, chunk_size, workers)
+        )
     ]
     aggregates = Aggregates.empty(scenario)
     parts: list[Timelines] = []
@@ -380,6 +382,13 @@ def run_timelines(
                 progress(done, runs)
     timelines = _concat(parts) if keep else None
     return RawRun(runs, seed, aggregates, timelines, time.perf_counter() - started)
+
+
+def blocks(runs: int, chunk_size: int, workers: int) -> list[Span]:
+    """Spans for a run over several workers: at least two per worker (of at most ``chunk_size``),
+    so that a slow worker delays the end less; results do not depend on the cut."""
+    spread = width(workers)
+    return balanced_spans(runs, min(chunk_size, max(1, -(-runs // (2 * spread)))), spread)
 
 
 def _merge(total: Aggregates, part: Aggregates) -> None:
