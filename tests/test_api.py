@@ -52,9 +52,12 @@ def test_a_simulation_gives_dataframes(testbed) -> None:  # type: ignore[no-unty
     outcomes, events, timelines = base.outcomes(), base.events(), base.timelines()
     assert isinstance(outcomes, pd.DataFrame) and {"p", "ci_low", "ci_high"} <= set(outcomes)
     assert isinstance(events, pd.DataFrame) and len(timelines) == RUNS
+    assert set(timelines["world"]) == {"baseline"} and list(timelines["timeline"]) == list(
+        range(RUNS)
+    )
     # the share of a fired event, counted from the timelines, is the events table's p
-    plot = events.index[0]
-    assert events.loc[plot, "p"] == pytest.approx(timelines[plot].notna().mean())
+    for event in events.index:
+        assert events.loc[event, "p"] == pytest.approx(timelines[f"event:{event}"].notna().mean())
     figure = base.plot()
     assert figure.axes and figure.axes[0].get_xlabel().startswith("share of timelines")
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from kremlinology import limits
 from kremlinology.analysis.audit import AuditReport
 from kremlinology.analysis.audit import audit as count_incoherences
@@ -67,6 +69,19 @@ class Simulation(SimulationResult):
     def plot(self) -> Figure:
         """A bar chart of how often each outcome happens, with 95% intervals."""
         return simulation_chart(self)
+
+    def timelines(self) -> pd.DataFrame:
+        """One row per timeline (world ``baseline``): parameters, outcomes, each event's first
+        month and option, in the columns a what-if's ``timelines()`` has
+        (``analysis.tables.timeline_table``). Raises ValueError when the run kept aggregates
+        only (pass ``keep_timelines=True``)."""
+        kept = self.raw.timelines
+        if kept is None:
+            raise ValueError(
+                "this run kept streaming aggregates only; rerun with keep_timelines=True"
+            )
+        worlds = [("baseline", kept.outcomes, kept.first, kept.option)]
+        return timeline_table(self.scenario, worlds, np.arange(self.runs), kept.parameters)
 
 
 @dataclasses.dataclass

@@ -19,6 +19,7 @@ from kremlinology.cli.common import (
     RunsOption,
     ScenarioOption,
     SeedOption,
+    TimelinesOutOption,
     WorkersOption,
     load,
     parse_engine,
@@ -28,6 +29,7 @@ from kremlinology.cli.common import (
     progress_bar,
     score_text,
     user_errors,
+    write_timelines,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
 from kremlinology.engine.cluster import use_cluster
@@ -52,6 +54,7 @@ def run_command(
     show_all: AllOption = False,
     engine: EngineOption = None,
     cluster: ClusterOption = None,
+    timelines_out: TimelinesOutOption = None,
 ) -> None:
     """Simulate the baseline: how often each outcome and event happens (those that never
     happen are counted but not listed, unless --all)."""
@@ -60,10 +63,14 @@ def run_command(
     with user_errors(), use_engine(kernel), use_cluster(cluster):
         loaded = load(scenario)
         update, close = progress_bar("simulating")
+        keep = True if timelines_out is not None else None
         try:
-            result = simulate(loaded, runs=n, seed=s, workers=w, progress=update)
+            result = simulate(
+                loaded, runs=n, seed=s, workers=w, progress=update, keep_timelines=keep
+            )
         finally:
             close()
+        write_timelines(result.timelines, timelines_out)
     if as_json:
         print(result.to_json())
         return

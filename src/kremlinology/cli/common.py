@@ -88,6 +88,14 @@ ClusterOption = Annotated[
         "(same results as on one machine; see docs/scale.md)",
     ),
 ]
+TimelinesOutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--timelines-out",
+        metavar="FILE",
+        help="also write one row per timeline (and world) to FILE.parquet or FILE.csv",
+    ),
+]
 QueryArgument = Annotated[str, typer.Argument(help="an intervention, a catalogue id, or free text")]
 
 
@@ -256,3 +264,21 @@ def load(scenario: str) -> Scenario:
 def score_text(value: Any) -> str:
     """A score with three decimals, or ``n/a`` when there is none."""
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def write_timelines(frame_of: Callable[[], Any], target: str | None) -> None:
+    """Write ``frame_of()`` to ``--timelines-out`` when it was given (Parquet or CSV by its
+    suffix, whole or not at all); fail with a clear line when it cannot be written."""
+    if target is None:
+        return
+    from pathlib import Path
+
+    from kremlinology.narrate.exports import write_table
+
+    path = Path(target).expanduser()
+    try:
+        write_table(frame_of(), path)
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror or error}")
+    except ValueError as error:
+        fail(str(error))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -24,10 +25,12 @@ from kremlinology.cli.common import (
     parse_seed,
     user_errors,
 )
+from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED, DEFAULT_WHATIF
 from kremlinology.narrate.causes import chain_lines
-from kremlinology.narrate.chronicle import FORMATS
+from kremlinology.narrate.chronicle import FORMATS, Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell
+from kremlinology.narrate.exports import aeon_csv, timelinejs
 from kremlinology.narrate.narrator import NARRATORS, LLMConfig, narrate
 from kremlinology.narrate.report import write_report
 
@@ -41,8 +44,24 @@ SurprisingOption = Annotated[
     bool, typer.Option("--surprising", help="the least likely timeline that still happened")
 ]
 FormatOption = Annotated[
-    str, typer.Option("--format", metavar="FORMAT", help="text, markdown, bbcode, html or json")
+    str,
+    typer.Option(
+        "--format",
+        metavar="FORMAT",
+        help="text, markdown, bbcode, html, json, timelinejs (TimelineJS 3 JSON) or aeon (CSV)",
+    ),
 ]
+
+
+def _timelinejs(result: WhatIfResult, told: Chronicle) -> str:
+    return json.dumps(timelinejs(result, told), ensure_ascii=False) + "\n"
+
+
+EXPORTS: dict[str, Callable[[WhatIfResult, Chronicle], str]] = {
+    "timelinejs": _timelinejs,
+    "aeon": aeon_csv,
+}
+"""Chronicle formats of other timeline tools (``narrate.exports``)."""
 NarratorOption = Annotated[
     str,
     typer.Option("--narrator", help="none, or openai: prose by a language model (see docs)"),
@@ -70,8 +89,8 @@ def chronicle_command(
     (``--json``: the same as ``--format json``)."""
     if as_json:
         fmt = "json"
-    if fmt not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+    if fmt not in (*FORMATS, *EXPORTS):
+        fail(f"--format must be one of {', '.join((*FORMATS, *EXPORTS))}, not '{fmt}'")
     if narrator not in NARRATORS:
         fail(f"--narrator must be one of {', '.join(NARRATORS)}, not '{narrator}'")
     if (timeline is not None) + typical + surprising > 1:
@@ -85,6 +104,9 @@ def chronicle_command(
         told = tell(result, timeline=k, pick=pick, causes=causes)
         if config is not None:
             told = narrate(told, config)
+    if fmt in EXPORTS:
+        print(EXPORTS[fmt](result, told), end="")
+        return
     print(told.render(fmt), end="")
     if told.causes and fmt != "json":
         for found in told.causes:

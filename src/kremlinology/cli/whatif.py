@@ -21,12 +21,14 @@ from kremlinology.cli.common import (
     RunsOption,
     ScenarioOption,
     SeedOption,
+    TimelinesOutOption,
     load,
     parse_engine,
     parse_runs,
     parse_seed,
     progress_bar,
     user_errors,
+    write_timelines,
 )
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
@@ -56,6 +58,7 @@ def whatif_command(
     ] = False,
     engine: EngineOption = None,
     cluster: ClusterOption = None,
+    timelines_out: TimelinesOutOption = None,
 ) -> None:
     """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
@@ -68,6 +71,7 @@ def whatif_command(
             )
         finally:
             close()
+        write_timelines(result.timelines, timelines_out)
     if as_json:
         print(result.to_json(drivers=not no_drivers))
         return
