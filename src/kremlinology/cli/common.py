@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -35,6 +36,7 @@ from kremlinology.limits import (
     check_workers,
     parse_whole,
 )
+from kremlinology.narrate.exports import write_table
 from kremlinology.scenario.errors import KremlinologyError, Problem, ScenarioError
 from kremlinology.scenario.model import Scenario
 
@@ -271,10 +273,6 @@ def write_timelines(frame_of: Callable[[], Any], target: str | None) -> None:
     suffix, whole or not at all); fail with a clear line when it cannot be written."""
     if target is None:
         return
-    from pathlib import Path
-
-    from kremlinology.narrate.exports import write_table
-
     path = Path(target).expanduser()
     try:
         write_table(frame_of(), path)
