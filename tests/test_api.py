@@ -147,3 +147,32 @@ def test_the_tour_notebook_runs(tmp_path: Path) -> None:
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("text/html" in o.get("data", {}) for o in outputs)  # a rich display was shown
+
+
+def test_long_calls_report_their_progress(testbed) -> None:  # type: ignore[no-untyped-def]
+    """claim (two twin runs told as one task), history and calibrate say how far they are."""
+    from kremlinology.analysis.calibrate import calibrate
+
+    heard: dict[str, list[tuple[int, int]]] = {"claim": [], "history": [], "calibrate": []}
+    k.claim(
+        "plot",
+        "rebel_crushed",
+        testbed,
+        runs=600,
+        seed=3,
+        progress=lambda d, t: heard["claim"].append((d, t)),
+    )
+    k.history(testbed, runs=600, seed=3, progress=lambda d, t: heard["history"].append((d, t)))
+    calibrate(
+        testbed,
+        runs=600,
+        seed=3,
+        accept=0.1,
+        chunk_size=200,
+        progress=lambda d, t: heard["calibrate"].append((d, t)),
+    )
+    for name, reports in heard.items():
+        assert reports, name
+        done = [d for d, _ in reports]
+        assert done == sorted(done) and reports[-1][0] == reports[-1][1], (name, reports)
+    assert heard["claim"][-1] == (1200, 1200) and heard["history"][-1] == (600, 600)

@@ -263,6 +263,7 @@ def claim(
     *,
     condition: bool = True,
     workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Claim:
     """Test "EFFECT because CAUSE": probabilities of necessity and sufficiency with intervals.
 
@@ -271,7 +272,14 @@ def claim(
     loaded = _scenario(scenario)
     workers = auto_workers(workers, runs)
     found = test_claim(
-        loaded, cause, effect, check_runs(runs), check_seed(seed), condition, workers=workers
+        loaded,
+        cause,
+        effect,
+        check_runs(runs),
+        check_seed(seed),
+        condition,
+        workers=workers,
+        progress=progress,
     )
     return Claim(**_fields(found))
 
@@ -282,11 +290,12 @@ def history(
     seed: int = DEFAULT_SEED,
     *,
     ledger: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Share of baseline timelines reproducing each dated fact, and the score (their mean)."""
     loaded = _scenario(scenario)
     extra = read_facts(ledger, loaded) if ledger is not None else None
-    return run_history(loaded, check_runs(runs), check_seed(seed), extra)
+    return run_history(loaded, check_runs(runs), check_seed(seed), extra, progress=progress)
 
 
 # -- chronicles and reports (kremlinology.narrate) -------------------------------------------

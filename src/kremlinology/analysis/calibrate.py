@@ -23,6 +23,7 @@ import dataclasses
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,14 @@ def calibrate(
     workers: int = 1,
     method: str = "replicates",
     replicates: int = 25,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Calibration:
-    """Fit the parameters to the fit facts; see the module docstring for the two methods."""
+    """Fit the parameters to the fit facts; see the module docstring for the two methods
+    (``progress(done, total)`` hears of each block of timelines)."""
     if method == "replicates":
-        return _calibrate_replicates(scenario, runs, seed, accept, chunk_size, workers, replicates)
+        return _calibrate_replicates(
+            scenario, runs, seed, accept, chunk_size, workers, replicates, progress
+        )
     if method != "timeline":
         raise ValueError(f"unknown calibration method '{method}' (replicates or timeline)")
     started = time.perf_counter()
@@ -89,6 +94,7 @@ def calibrate(
         workers=workers,
         use_posterior=False,
         keep_timelines=True,
+        progress=progress,
     )
     assert raw.timelines is not None
     distance = distances(scenario, raw.timelines.facts)
@@ -107,6 +113,7 @@ def _calibrate_replicates(
     chunk_size: int,
     workers: int,
     replicates: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Calibration:
     started = time.perf_counter()
     fit_seed = seed + FIT_SEED_OFFSET
@@ -121,6 +128,7 @@ def _calibrate_replicates(
         workers=workers,
         use_posterior=True,
         keep_timelines=True,
+        progress=progress,
     )
     assert raw.timelines is not None
     rows = posterior_rows(fit_seed, 0, runs, count)  # the set each timeline took

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +149,19 @@ def history(
     seed: int,
     extra: list[CompiledFact] | None = None,
     use_posterior: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the baseline and report each fact's share of timelines and the mean score."""
+    """Run the baseline and report each fact's share of timelines and the mean score
+    (``progress(done, total)`` hears of each block of timelines)."""
     target = with_facts(scenario, extra) if extra else scenario
-    raw = run_timelines(target, runs, seed, use_posterior=use_posterior, keep_timelines=False)
+    raw = run_timelines(
+        target,
+        runs,
+        seed,
+        use_posterior=use_posterior,
+        keep_timelines=False,
+        progress=progress,
+    )
     return fidelity_from_holds(target, raw.aggregates.fact_holds, runs, seed)
 
 

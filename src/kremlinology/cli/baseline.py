@@ -119,7 +119,11 @@ def history_command(
     """How often the baseline reproduces each dated fact of the record."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
-        report = run_history(load(scenario), n, s, ledger=ledger)
+        update, close = progress_bar("simulating the baseline")
+        try:
+            report = run_history(load(scenario), n, s, ledger=ledger, progress=update)
+        finally:
+            close()
     if as_json:
         print(json.dumps(report, allow_nan=False))
         return

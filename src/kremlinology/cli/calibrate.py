@@ -21,6 +21,7 @@ from kremlinology.cli.common import (
     load,
     parse_runs,
     parse_seed,
+    progress_bar,
     score_text,
     user_errors,
 )
@@ -53,9 +54,20 @@ def calibrate_command(
         loaded = load(scenario)
         if method not in ("replicates", "timeline") or replicates < 1:
             fail("--method is replicates or timeline, and --replicates at least 1")
-        result = run_calibration(
-            loaded, n, s, accept, workers=cores(), method=method, replicates=replicates
-        )
+        update, close = progress_bar("fitting: simulating parameter sets")
+        try:
+            result = run_calibration(
+                loaded,
+                n,
+                s,
+                accept,
+                workers=cores(),
+                method=method,
+                replicates=replicates,
+                progress=update,
+            )
+        finally:
+            close()
         prior = result.prior_report
         asked = {"method": method, "replicates": replicates, "runs": n, "accept": accept}
         summary = _summary(result, asked)

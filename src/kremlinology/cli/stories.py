@@ -23,6 +23,7 @@ from kremlinology.cli.common import (
     parse_int,
     parse_runs,
     parse_seed,
+    progress_bar,
     user_errors,
 )
 from kremlinology.counterfactual.query import WhatIfResult
@@ -100,7 +101,13 @@ def chronicle_command(
     pick = "surprising" if surprising else "typical"
     with user_errors():
         config = LLMConfig.from_env() if narrator == "openai" else None
-        result = whatif(query, load(scenario), n, s, condition=not no_condition)
+        update, close = progress_bar("simulating twin worlds")
+        try:
+            result = whatif(
+                query, load(scenario), n, s, condition=not no_condition, progress=update
+            )
+        finally:
+            close()
         told = tell(result, timeline=k, pick=pick, causes=causes)
         if config is not None:
             told = narrate(told, config)
@@ -132,7 +139,13 @@ def report_command(
         fail("--out must name a folder")
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
-        result = whatif(query, load(scenario), n, s, condition=not no_condition)
+        update, close = progress_bar("simulating twin worlds")
+        try:
+            result = whatif(
+                query, load(scenario), n, s, condition=not no_condition, progress=update
+            )
+        finally:
+            close()
         try:
             folder = write_report(result, Path(out))
         except OSError as error:

@@ -192,7 +192,13 @@ def claim_command(
     """Test a causal claim: probabilities of necessity and sufficiency, and a verdict."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
-        result = run_claim(cause, effect, load(scenario), n, s, condition=not no_condition)
+        update, close = progress_bar("testing the claim on twin worlds")
+        try:
+            result = run_claim(
+                cause, effect, load(scenario), n, s, condition=not no_condition, progress=update
+            )
+        finally:
+            close()
     if as_json:
         print(json.dumps(result.to_dict(), allow_nan=False))
         return

@@ -14,6 +14,7 @@ outcome (optionally negated, or one category of a categorical outcome). Two what
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +168,20 @@ def _interventions(cause: Cause) -> tuple[Intervention, Intervention]:
     return Choose(event.id, others[0]), Choose(event.id, cause.option)
 
 
+def _share_of(
+    progress: Callable[[int, int], None] | None, offset: int, runs: int
+) -> Callable[[int, int], None] | None:
+    """Progress of one of the claim's two runs, told as part of the whole (``2 * runs``)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def told(done: int, _total: int) -> None:
+        report(offset + done, 2 * runs)
+
+    return told
+
+
 def test_claim(
     scenario: Scenario,
     cause_text: str,
@@ -176,8 +191,12 @@ def test_claim(
     condition: bool = True,
     alternative: str | None = None,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ClaimResult:
-    """Estimate PN and PS of "effect because cause"; see the module docstring."""
+    """Estimate PN and PS of "effect because cause"; see the module docstring.
+
+    ``progress(done, total)`` hears of both twin runs as one task of ``2 * runs`` timelines.
+    """
     cause = resolve_cause(cause_text, scenario)
     effect = resolve_effect(effect_text, scenario)
     removal, imposition = _interventions(cause)
@@ -187,7 +206,14 @@ def test_claim(
         removal = Choose(cause.event.id, alternative)
     divergence = cause.event.first
     off = run_twins(
-        scenario, to_plan([removal], scenario), divergence, runs, seed, condition, workers=workers
+        scenario,
+        to_plan([removal], scenario),
+        divergence,
+        runs,
+        seed,
+        condition,
+        workers=workers,
+        progress=_share_of(progress, 0, runs),
     )
     on = run_twins(
         scenario,
@@ -197,6 +223,7 @@ def test_claim(
         seed,
         condition,
         workers=workers,
+        progress=_share_of(progress, runs, runs),
     )
     both = cause.happened(off) & _effect_values(off, effect, "factual")
     necessity = _share(both, ~_effect_values(off, effect, "whatif"))
