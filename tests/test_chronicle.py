@@ -84,7 +84,9 @@ def test_replay_reproduces_the_ensemble_and_an_independent_run(
     told = chronicle(riot, timeline=timeline)
     for world, entries in (("factual", told.factual), ("whatif", told.whatif)):
         expected = engine_log(riot, timeline, world)
-        assert [(e.month, e.event, e.option) for e in entries] == expected
+        # Every firing is told by exactly one entry (a routine line tells several returns).
+        assert Counter(f for e in entries for f in e.firings()) == Counter(expected)
+        assert [e.month for e in entries] == sorted(e.month for e in entries)
     column = int(np.flatnonzero(riot.twin.timelines == timeline)[0])
     first = riot.twin.whatif.first[:, column]
     for event in riot.scenario.events:
@@ -293,6 +295,64 @@ def test_bad_templates_are_reported_with_the_event(tmp_path: Path) -> None:
     assert "option 'o'" in problems[2]
 
 
+def test_conditions_and_silent_events(tmp_path: Path) -> None:
+    """``{if:E|...}``/``{unless:E|...}`` follow what has happened by that month in that world;
+    an empty template keeps an event out of the chronicle; a routine sentence is told once and
+    then tallied at its last month."""
+    folder = write_scenario(
+        tmp_path / "c",
+        {
+            "world.yaml": """
+            variables:
+              - {id: n, type: number, initial: 0}
+            events:
+              - id: war
+                label: War
+                window: [2000-06, 2000-06]
+                hazard: "1"
+                narrate: "War broke out."
+              - id: speech
+                label: The king speaks
+                once: false
+                hazard: "1"
+                narrate: "The king spoke{if:war|, with the war on}{unless:war|, in peace}."
+              - id: tick
+                label: Bookkeeping
+                once: false
+                hazard: "1"
+                effects: {n: "n + 1"}
+                narrate: ""
+            """
+        },
+    )
+    scenario = load_scenario(folder)
+    assert check_templates(scenario) == []
+    narrator = Narrator(scenario)
+    speech = scenario.events[scenario.event_index["speech"]]
+    assert narrator.sentence(speech, 0, None, fired={"war"}) == "The king spoke, with the war on."
+    assert narrator.sentence(speech, 0, None) == "The king spoke, in peace."
+    result = k.whatif("set(n = 5 @ 2000-03)", folder, 4, 1, condition=False)
+    told = chronicle(result, timeline=0)
+    texts = [(e.month, e.text) for e in told.whatif]
+    assert not any(e.event == "tick" for e in told.whatif)
+    assert texts == [
+        ("2000-01", "The king spoke, in peace."),
+        ("2000-05", "\u201cThe king speaks\u201d: 5 times in all since January 2000."),
+        ("2000-06", "War broke out."),
+        ("2000-06", "The king spoke, with the war on."),
+        ("2000-12", "\u201cThe king speaks\u201d: 7 times in all since June 2000."),
+    ]
+    routine = told.whatif[1]
+    assert routine.earlier == ("2000-02", "2000-03", "2000-04")
+    bad = write_scenario(
+        tmp_path / "b",
+        {"world.yaml": 'events:\n  - {id: a, label: A, narrate: "A{if:nothing|!}."}\n'},
+    )
+    assert check_templates(load_scenario(bad)) == [
+        "event 'a': condition names 'nothing', which is not an event"
+    ]
+
+
 def test_bundled_scenarios_templates_fill() -> None:
     try:
         thaw = k.load_scenario("thaw")
@@ -423,14 +483,31 @@ def test_every_sentence_maps_to_an_event_that_happened_in_that_world(
     parsed = sentences_by_world(told, fmt)
     escape = formats.bb_escape if fmt == "bbcode" else (lambda s: s)
     for world in ("whatif", "factual"):
-        expected = []
+        # Independently: each distinct sentence at its first month, and a sentence that comes
+        # back once more, as a tally naming its event and count, at the last month it is due.
+        firsts: list[tuple[str, str]] = []
+        returns: dict[str, list[tuple[str, str]]] = {}
         for month, event_id, option in engine_log(result, told.timeline, world):
             event = scenario.events[scenario.event_index[event_id]]
             index = [o.id for o in event.options].index(option) if option else None
             sentence = escape(narrator.sentence(event, parse_month(month), index))
-            expected.append((month, sentence))
+            if any(s == sentence for _, s in firsts):
+                returns.setdefault(sentence, []).append((month, event.label))
+            else:
+                firsts.append((month, sentence))
         shown = parsed["common"] + parsed[world]
-        assert Counter(shown) == Counter(expected), (world, fmt)
+        tallies = [(m, s) for m, s in shown if (m, s) not in firsts]
+        assert Counter(shown) - Counter(tallies) == Counter(firsts), (world, fmt)
+        assert len(tallies) == len(returns), (world, fmt)
+        for later in returns.values():
+            month, label = later[-1]
+            count = "twice" if len(later) == 1 else f"{len(later) + 1} times"
+            assert any(
+                m == month
+                and s.startswith(escape("\u201c" + label.rstrip(".")))
+                and f"{count} in all" in s
+                for m, s in tallies
+            ), (world, fmt, later)
     assert sum(len(v) for v in parsed.values()) == len(told.whatif) + sum(
         e.month >= told.divergence_month for e in told.factual
     )
@@ -552,7 +629,8 @@ def test_api_chronicle_accepts_a_query_or_a_result(riot: WhatIfResult) -> None:
     assert data["interventions"] == ["set(unrest = 5 @ 2000-03)"]
     assert data["divergence_month"] == "2000-03"
     for entry in data["whatif"] + data["factual"]:
-        assert set(entry) == {"month", "event", "option", "text", "departure"}
+        assert set(entry) - {"earlier"} == {"month", "event", "option", "text", "departure"}
+        assert "earlier" not in entry or " in all since " in entry["text"]
 
 
 def test_without_per_timeline_events_families_use_the_outcomes(
@@ -569,6 +647,6 @@ def test_without_per_timeline_events_families_use_the_outcomes(
     assert all(t.feature.kind == "outcome" for f in found for t in f.traits)
     told = chronicle(result, pick="surprising")
     assert told.timeline == surprising(result).timeline
-    assert [(e.month, e.event) for e in told.whatif] == [
+    assert Counter((m, e) for entry in told.whatif for m, e, _ in entry.firings()) == Counter(
         (m, e) for m, e, _ in engine_log(result, told.timeline, "whatif")
-    ]
+    )

@@ -70,20 +70,39 @@ class Replayer:
     def __init__(self, twin: TwinRun) -> None:
         self.twin = twin
         self.program = VectorProgram(twin.scenario)
+        self._ready: dict[int, tuple[list[Firing], list[Firing]]] = {}
 
     def replay(self, timeline: int) -> tuple[list[Firing], list[Firing]]:
         """Return the (factual, what-if) firings of a kept timeline, in engine order."""
+        if timeline in self._ready:
+            return self._ready.pop(timeline)
+        return self._replay_span([timeline])[timeline]
+
+    def prefetch(self, timelines: list[int]) -> None:
+        """Replay several kept timelines in one block (one pass of the kernel over the span
+        from the lowest to the highest), so that ``replay`` of each of them returns at once.
+        Raises TimelineError for a timeline that was not kept."""
+        wanted = sorted({int(t) for t in timelines} - set(self._ready))
+        if wanted:
+            self._ready.update(self._replay_span(wanted))
+
+    def _replay_span(self, timelines: list[int]) -> dict[int, tuple[list[Firing], list[Firing]]]:
         twin = self.twin
-        column = position(twin, timeline)
-        common = common_history(self.program, twin.seed, Span(timeline, 1), twin.divergence, True)
-        shared = _firings(common.log or [])
-        worlds = []
+        columns = {t: position(twin, t) for t in timelines}
+        first = min(timelines)
+        span = Span(first, max(timelines) - first + 1)
+        common = common_history(self.program, twin.seed, span, twin.divergence, True)
+        shared = _split(common.log or [], timelines)
+        found: dict[int, list[list[Firing]]] = {t: [] for t in timelines}
         for plan, world in ((NO_PLAN, twin.factual), (twin.plan, twin.whatif)):
             block = common.copy()
             block.advance(plan, log=True)
-            _check(block.world.first[:, 0], block.records.outcomes[:, 0], world, column)
-            worlds.append(shared + _firings(block.log or []))
-        return worlds[0], worlds[1]
+            after = _split(block.log or [], timelines)
+            for t in timelines:
+                j = t - first
+                _check(block.world.first[:, j], block.records.outcomes[:, j], world, columns[t])
+                found[t].append(shared[t] + after[t])
+        return {t: (pair[0], pair[1]) for t, pair in found.items()}
 
 
 def replay(source: TwinRun | WhatIfResult, timeline: int) -> tuple[list[Firing], list[Firing]]:
@@ -92,18 +111,15 @@ def replay(source: TwinRun | WhatIfResult, timeline: int) -> tuple[list[Firing],
     return Replayer(twin).replay(timeline)
 
 
-def _firings(log: list[Fired]) -> list[Firing]:
-    """One timeline's firings from a block's log (the block holds that timeline alone)."""
-    return [
-        Firing(
-            r.month,
-            r.event,
-            int(r.options[0]),
-            () if r.holders is None else tuple(int(c) for c in r.holders[:, 0]),
-        )
-        for r in log
-        if r.timelines.size
-    ]
+def _split(log: list[Fired], timelines: list[int]) -> dict[int, list[Firing]]:
+    """Each of ``timelines``' firings from a block's log, in engine order."""
+    found: dict[int, list[Firing]] = {t: [] for t in timelines}
+    for r in log:
+        for k, t in enumerate(r.timelines.tolist()):
+            if t in found:
+                holders = () if r.holders is None else tuple(int(c) for c in r.holders[:, k])
+                found[t].append(Firing(r.month, r.event, int(r.options[k]), holders))
+    return found
 
 
 def _check(first: np.ndarray, outcomes: np.ndarray, world: World, column: int) -> None:

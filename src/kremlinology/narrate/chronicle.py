@@ -16,7 +16,7 @@ import numpy as np
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.counterfactual.replay import Firing, Replayer, TimelineError
 from kremlinology.counterfactual.why import timeline_causes
-from kremlinology.months import format_month
+from kremlinology.months import format_month, month_words, parse_month
 from kremlinology.narrate import formats
 from kremlinology.narrate.families import families, surprising
 from kremlinology.narrate.templates import Narrator
@@ -40,16 +40,27 @@ class Entry:
     option: str | None
     text: str
     departure: bool  # not in the other world at the same month (with the same option)
+    earlier: tuple[str, ...] = ()
+    """For a routine line: the earlier months (YYYY-MM) in which the same sentence was due and
+    was folded into this one; the entry's own month is the last time it happened."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as a JSON-ready dict."""
-        return {
+        """The entry as a JSON-ready dict (``earlier`` only on a routine line)."""
+        data: dict[str, Any] = {
             "month": self.month,
             "event": self.event,
             "option": self.option,
             "text": self.text,
             "departure": self.departure,
         }
+        if self.earlier:
+            data["earlier"] = list(self.earlier)
+        return data
+
+    def firings(self) -> list[tuple[str, str, str | None]]:
+        """The firings (month, event, option) this entry tells: one, or a routine line's
+        earlier returns and its own month."""
+        return [(m, self.event, self.option) for m in (*self.earlier, self.month)]
 
 
 @dataclass
@@ -130,23 +141,92 @@ def _replay(replayer: Replayer, timeline: int) -> tuple[list[Firing], list[Firin
 def entries(
     result: WhatIfResult, firings: list[Firing], other: list[Firing], narrator: Narrator
 ) -> list[Entry]:
-    """Turn firings into entries; an entry departs when ``other`` lacks it at that month."""
+    """Turn firings into entries; an entry departs when ``other`` lacks it at that month.
+
+    An event whose template is empty is not told. A sentence that comes back (a routine event:
+    a holiday, a harvest, a plan fight) is told in full the first time and then once more, as a
+    tally, at the last time it happens (see ``condense``).
+    """
     scenario = result.scenario
     others = {(f.month, f.event, f.option) for f in other}
     found = []
-    for firing in firings:
+    fired: set[str] = set()
+    for i, firing in enumerate(firings):
+        if i == 0 or firing.month != firings[i - 1].month:
+            # Whatever happens in this month has happened "by now" for its sentences.
+            fired |= {scenario.events[f.event].id for f in firings if f.month == firing.month}
         event = scenario.events[firing.event]
         option = firing.option if event.options else None
+        text = narrator.sentence(
+            event, firing.month, option, holders(scenario, firing.holders), fired
+        )
+        if not text:
+            continue
         found.append(
             Entry(
                 format_month(firing.month),
                 event.id,
                 event.options[option].id if option is not None else None,
-                narrator.sentence(event, firing.month, option, holders(scenario, firing.holders)),
+                text,
                 (firing.month, firing.event, firing.option) not in others,
             )
         )
-    return found
+    return condense(found, scenario)
+
+
+def _ordinal_times(count: int) -> str:
+    return {2: "twice"}.get(count, f"{count} times")
+
+
+def condense(found: list[Entry], scenario: Scenario) -> list[Entry]:
+    """Tell each sentence once: a sentence that comes back is kept where it first happens, and
+    its later returns fold into one tally line at the last of them, the event named by its label
+    as a title (``“The year's harvest (good)”: 4 times in all since September 1954.``), which
+    departs when any return departs.
+
+    Nothing is invented: the tally counts firings of this world, and its month is that of the
+    last one it counts, so it never speaks of anything later.
+    """
+    returns: dict[str, list[Entry]] = {}
+    first: dict[str, Entry] = {}
+    for entry in found:
+        if entry.text in first:
+            returns.setdefault(entry.text, []).append(entry)
+        else:
+            first[entry.text] = entry
+    last = {text: later[-1] for text, later in returns.items()}
+    told: list[Entry] = []
+    for entry in found:
+        if first[entry.text] is entry:
+            told.append(entry)
+            continue
+        if last[entry.text] is not entry:
+            continue
+        later = returns[entry.text]
+        event = scenario.events[scenario.event_index[entry.event]]
+        label = _phrase(event.label)
+        if entry.option is not None:
+            option = next(o for o in event.options if o.id == entry.option)
+            label += f" ({_phrase(option.label)})"
+        since = month_words(parse_month(first[entry.text].month))
+        label = label[0].upper() + label[1:]
+        text = f"\u201c{label}\u201d: {_ordinal_times(len(later) + 1)} in all since {since}."
+        told.append(
+            Entry(
+                entry.month,
+                entry.event,
+                entry.option,
+                text,
+                any(e.departure for e in later),
+                tuple(e.month for e in later[:-1]),
+            )
+        )
+    return told
+
+
+def _phrase(text: str) -> str:
+    text = " ".join(text.split())
+    return text[:-1] if text.endswith(".") else text
 
 
 def holders(scenario: Scenario, codes: tuple[int, ...]) -> dict[str, str]:

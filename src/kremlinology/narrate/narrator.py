@@ -199,7 +199,8 @@ def check(prose: str, chronicle: Chronicle) -> list[str]:
     """Return the problems of a narrated text against the chronicle's what-if entries."""
     months_of: dict[str, set[int]] = {}
     for entry in chronicle.whatif:
-        months_of.setdefault(entry.event, set()).add(parse_month(entry.month))
+        for when, event, _ in entry.firings():  # a routine line stands for several months
+            months_of.setdefault(event, set()).add(parse_month(when))
     entry_months: set[int] = set().union(*months_of.values())
     allowed = entry_months | {parse_month(chronicle.divergence_month)}
     entry_years = {m // 12 for m in allowed}

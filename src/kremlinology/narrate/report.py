@@ -163,8 +163,9 @@ def build(result: WhatIfResult, folder: Path, max_families: int = 5) -> None:
     """Write every file of the report into an existing folder."""
     groups = families(result, max_families)
     replayer = Replayer(result.twin)
-    told = [_family_chronicle(result, i, f, replayer) for i, f in enumerate(groups, 1)]
     odd = surprising(result)
+    replayer.prefetch([f.representative for f in groups] + [odd.timeline])
+    told = [_family_chronicle(result, i, f, replayer) for i, f in enumerate(groups, 1)]
     strange = chronicle(result, timeline=odd.timeline, replayer=replayer)
     strange = dataclasses.replace(
         strange,

@@ -11,15 +11,21 @@ A template is plain text with placeholders in braces (``{{`` and ``}}`` write li
 - ``{OFFICE}`` (e.g. ``{secretariat.first_secretary}``): the name of the office's holder when the
   event fired, before its effects (``no one`` if it was vacant).
 
+- ``{if:EVENT|text}`` and ``{unless:EVENT|text}``: ``text`` only where EVENT has (has not)
+  happened in this world by the end of this month, so that no sentence refers to a later event
+  (``...{if:suez_overlap|, with the West quarrelling over Suez,}...``); ``text`` holds no braces.
+
 An option's own ``narrate`` is the whole sentence when that option is taken (it replaces the
 event's template). An event without any template gets a plain sentence from its label (and the
-option's label).
+option's label); an empty template (``narrate: ""``) keeps the event out of chronicles (a
+mechanism's bookkeeping, such as a yearly drift, that is no news). Every format prints an
+entry's month beside its sentence, so a template need not name the month.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from kremlinology.months import format_month, month_words
 from kremlinology.scenario.errors import KremlinologyError
@@ -27,6 +33,7 @@ from kremlinology.scenario.model import CompiledEvent, CompiledOption, Scenario
 
 FIELDS = ("month", "date", "year", "option", "actors", "label")
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_CONDITION = re.compile(r"\{(if|unless):([^|{}]*)\|([^{}]*)\}")
 _ENDS_SENTENCE = (".", "!", "?", "…", '."', '!"', '?"', ".”", "!”", "?”")
 
 
@@ -53,6 +60,21 @@ def fill(template: str, values: Mapping[str, str], where: str) -> str:
         return values[name]
 
     return _TOKEN.sub(replace, template)
+
+
+def conditions(template: str) -> list[str]:
+    """Return the event ids that ``{if:EVENT|...}`` and ``{unless:EVENT|...}`` name, in order."""
+    return [m.group(2).strip() for m in _CONDITION.finditer(template)]
+
+
+def resolve(template: str, fired: Collection[str]) -> str:
+    """Keep the text of each condition that holds for the events in ``fired``; drop the rest."""
+
+    def keep(match: re.Match[str]) -> str:
+        happened = match.group(2).strip() in fired
+        return match.group(3) if happened == (match.group(1) == "if") else ""
+
+    return _CONDITION.sub(keep, template)
 
 
 def placeholders(template: str) -> list[str]:
@@ -120,18 +142,21 @@ class Narrator:
         month: int,
         option: int | None,
         holders: Mapping[str, str] | None = None,
+        fired: Collection[str] = (),
     ) -> str:
         """Return the chronicle sentence of ``event`` firing at ``month`` with ``option``, with
-        ``holders`` (office -> actor id) naming who held each office then."""
+        ``holders`` (office -> actor id) naming who held each office then and ``fired`` the ids
+        of the events that have happened in this world by the end of ``month`` (for the
+        ``{if:...}`` conditions). An empty string: the event is not told."""
         chosen = event.options[option] if option is not None and event.options else None
         where = f"event '{event.id}'"
         label = chosen.label if chosen is not None else ""
         values = self.values(event, month, label, holders)
         if chosen is not None and chosen.narrate:
             where = f"{where}, option '{chosen.id}'"
-            return finish(fill(chosen.narrate, values, where))
+            return finish(fill(resolve(chosen.narrate, fired), values, where))
         if event.narrate is not None:
-            return finish(fill(event.narrate, values, where))
+            return finish(fill(resolve(event.narrate, fired), values, where))
         return default_sentence(event, chosen)
 
 
@@ -161,8 +186,13 @@ def check_templates(scenario: Scenario) -> list[str]:
             if "option" in placeholders(template) and not event.options:
                 problems.append(f"{place}: template uses {{option}} but the event has no options")
                 continue
+            unknown = [c for c in conditions(template) if c not in scenario.event_index]
+            for ident in unknown:
+                problems.append(f"{place}: condition names '{ident}', which is not an event")
             try:
-                fill(template, narrator.values(event, scenario.start, "option"), place)
+                values = narrator.values(event, scenario.start, "option")
+                fill(resolve(template, ()), values, place)
+                fill(resolve(template, set(scenario.event_index)), values, place)
             except TemplateError as error:
                 problems.append(str(error))
     return problems
