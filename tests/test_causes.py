@@ -222,3 +222,123 @@ def test_why_in_the_cli_and_the_chronicle(chain) -> None:  # type: ignore[no-unt
     result = run_whatif(chain, "block(rally)", 300, 3)
     told = chronicle(result, causes=True).to_dict()
     assert told["causes"] and told["causes"][0]["timeline"] == told["timeline"]
+
+
+# -- questions in free text (section 4) ------------------------------------------------------------
+#
+# Each phrasing with the reading expected: a catalogue id, an intervention the words parse into,
+# or a refusal (None), whose message must name the closest readings. Worked out from the thaw
+# catalogue (whatifs.yaml) and its events' labels, not from the matcher's output.
+
+PHRASINGS = [
+    # a paraphrase of every catalogue entry
+    ("what if Beria had caught wind of the conspiracy", "beria_detects_coup"),
+    ("what if Malenkov had stayed loyal to Beria", "malenkov_stays_loyal"),
+    ("what if the generals had backed Beria", "zhukov_backs_beria"),
+    ("what if the marshals had stayed neutral in the Beria affair", "army_neutral_1953"),
+    ("What if Beria caught scent of the coup and purged his rivals?", "beria_strikes_first"),
+    ("what if the plot had targeted Malenkov too", "plot_targets_malenkov_too"),
+    ("what if there had been no uprising in East Germany", "no_gdr_uprising"),
+    ("what if Beria had taken a hard line on Germany", "beria_hardline_on_gdr"),
+    (
+        "what if Beria had survived and traded East Germany for a neutral Germany",
+        "beria_german_reunification",
+    ),
+    (
+        "what if the West had taken the Soviet offer on Germany seriously",
+        "west_takes_up_german_offer",
+    ),
+    ("what if Congress had approved aid to the Soviet Union", "congress_approves_aid"),
+    ("what if McCarthy had fallen a year earlier", "mccarthy_weakened_early"),
+    ("what if Malenkov had kept the Secretariat", "malenkov_keeps_secretariat"),
+    ("what if Malenkov had beaten off Khrushchev in 1955", "malenkov_survives_1955"),
+    ("what if Khrushchev had never given the Secret Speech", "no_secret_speech"),
+    ("what if China had not backed the Polish party", "china_does_not_back_poland"),
+    ("what if Moscow had used force in Poland", "poland_invaded"),
+    ("what if Nagy had kept Hungary in the Warsaw Pact", "nagy_stays_in_pact"),
+    ("what if there had been no Suez war", "no_suez"),
+    ("what if Zhukov had sided with the majority in 1957", "zhukov_backs_antiparty_group"),
+    ("what if no U-2 had been shot down", "no_u2_incident"),
+    ("what if Nixon had won the 1960 election", "nixon_wins_1960"),
+    ("what if there had been no missiles in Cuba", "no_cuban_missiles"),
+    ("what if the party apparatus had not been split", "no_party_split"),
+    ("what if the KGB chief had warned Khrushchev", "semichastny_warns_khrushchev"),
+    ("what if Khrushchev had heeded the warning", "khrushchev_heeds_warning"),
+    # other wordings of entries
+    ("what if Zhukov had backed Beria?", "zhukov_backs_beria"),
+    ("no uprising in the GDR in June 1953", "no_gdr_uprising"),
+    ("what if the army had stayed in its barracks in 1953", "army_neutral_1953"),
+    # questions naming an event and a month or year: parsed
+    ("what if Khrushchev died in 1955", "do(death_khrushchev @ 1955-01)"),
+    ("what if Molotov had died in 1957", "do(death_molotov @ 1957-01)"),
+    ("what if Eisenhower died in office in 1956", "do(death_eisenhower @ 1956-01)"),
+    ("what if Zhukov had died in March 1958", "do(death_zhukov @ 1958-03)"),
+    # what the scenario cannot answer, and nonsense: refused
+    ("what if Stalin had lived", None),
+    ("what if Trotsky had come back", None),
+    ("what if Khrushchev died in 1975", None),  # outside the scenario
+    ("purple elephants dance on the moon", None),
+    ("what if the army had sided with Beria", None),  # Zhukov for Beria, or the army neutral?
+    ("what if China supported the Polish Communist party", None),  # what happened: no what-if
+]
+
+
+@pytest.fixture(scope="module")
+def thaw():  # type: ignore[no-untyped-def]
+    return k.load_scenario("thaw")
+
+
+@pytest.mark.parametrize(("phrase", "expected"), PHRASINGS)
+def test_free_text_is_read_or_refused(thaw, phrase, expected) -> None:  # type: ignore[no-untyped-def]
+    from kremlinology.counterfactual.catalogue import QueryError, resolve_query
+    from kremlinology.counterfactual.interventions import describe
+
+    if expected is None:
+        with pytest.raises(QueryError, match=r"closest: .+"):
+            resolve_query(phrase, thaw)
+        return
+    found = resolve_query(phrase, thaw)
+    assert found.reading is not None
+    assert 0.72 <= found.reading.confidence <= 1.0
+    if expected.endswith(")"):
+        assert describe(found.interventions) == expected
+        assert found.reading.kind == "parsed" and found.whatif is None
+    else:
+        assert found.whatif is not None and found.whatif.id == expected, found.reading.text
+
+
+def test_the_reading_is_stated(thaw) -> None:  # type: ignore[no-untyped-def]
+    from kremlinology.counterfactual.catalogue import resolve_query
+
+    found = resolve_query("what if Khrushchev died in 1955", thaw)
+    assert found.reading is not None
+    data = found.reading.to_dict()
+    assert data["text"] == "'Khrushchev dies of natural causes' happens in 1955-01"
+    assert data["kind"] == "parsed" and data["interventions"] == "do(death_khrushchev @ 1955-01)"
+
+
+@pytest.mark.parametrize(
+    ("cause", "effect", "expected"),
+    [
+        ("China supported the Polish Communist party", "Poland was not invaded",
+         ("china_poland_stance.backing", "not poland_invaded_1956")),
+        ("Beria was arrested", "Khrushchev led in 1960",
+         ("beria_arrested", "leader_1960.khrushchev")),
+        ("Zhukov backed the plotters", "Beria removed in 1953",
+         ("zhukov_stance_1953.plotters", "beria_removed_1953")),
+    ],
+)  # fmt: skip
+def test_claims_read_free_text(thaw, cause, effect, expected) -> None:  # type: ignore[no-untyped-def]
+    from kremlinology.counterfactual.claims import resolve_cause, resolve_effect
+
+    found_cause, found_effect = resolve_cause(cause, thaw), resolve_effect(effect, thaw)
+    assert (found_cause.text(), found_effect.text()) == expected
+    assert found_cause.reading is not None and found_cause.reading["confidence"] >= 0.6
+    assert found_effect.reading is not None
+
+
+def test_claims_refuse_what_they_cannot_read(thaw) -> None:  # type: ignore[no-untyped-def]
+    from kremlinology.counterfactual.claims import ClaimError, resolve_cause
+
+    with pytest.raises(ClaimError, match="closest"):
+        resolve_cause("bananas ripen in the sun", thaw)

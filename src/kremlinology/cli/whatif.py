@@ -89,6 +89,9 @@ def print_whatif(result: WhatIfResult, drivers: bool = True) -> None:
     matched = result.resolved.whatif
     title = matched.title if matched is not None else result.resolved.query
     console.print(f"[bold]{title}[/bold]")
+    reading = result.resolved.reading
+    if reading is not None:
+        console.print(f"read as: {reading.text}, confidence {reading.confidence:.2f}", markup=False)
     console.print("intervention: " + " + ".join(i.text() for i in result.interventions))
     console.print(_kept_line(result))
     _print_outcomes(console, result)
@@ -206,6 +209,12 @@ def claim_command(
     console.print(
         f"claim: [bold]{result.effect.text()}[/bold] because [bold]{result.cause.text()}[/bold]"
     )
+    for side, found in (("cause", result.cause.reading), ("effect", result.effect.reading)):
+        if found is not None:
+            console.print(
+                f"{side} read as: {found['text']}, confidence {found['confidence']:.2f}",
+                markup=False,
+            )
     for name, part in (
         ("necessity (PN)", result.necessity),
         ("sufficiency (PS)", result.sufficiency),

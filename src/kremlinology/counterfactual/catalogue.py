@@ -20,6 +20,13 @@ from kremlinology.counterfactual.interventions import (
     parse_interventions,
     split_top_level,
 )
+from kremlinology.counterfactual.reading import (
+    Reading,
+    ReadingError,
+    catalogue_readings,
+    choose_reading,
+    parsed_readings,
+)
 from kremlinology.scenario.model import Scenario
 from kremlinology.scenario.schema import WhatIf
 
@@ -82,6 +89,8 @@ class ResolvedQuery:
     interventions: list[Intervention]
     whatif: WhatIf | None
     score: float | None = None
+    reading: Reading | None = None
+    """How free text was read (None for an id, an intervention or a combination of them)."""
 
 
 def normalise(text: str) -> str:
@@ -129,14 +138,28 @@ def resolve_query(query: str, scenario: Scenario) -> ResolvedQuery:
     if text in by_id:
         entry = by_id[text]
         return ResolvedQuery(text, parse_interventions(entry.intervention, scenario), entry, 100.0)
+    return read(text, scenario)
+
+
+def read(text: str, scenario: Scenario) -> ResolvedQuery:
+    """Read free text as a catalogue entry or as parsed interventions (``reading``); raise
+    QueryError with the closest readings when none is clear."""
     ranked = rank(text, scenario)
-    if not ranked:
-        raise QueryError("this scenario has no what-if catalogue; write an intervention instead")
-    best_score, best = ranked[0]
-    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
-    if best_score < ACCEPT or best_score - runner_up < MARGIN:
-        raise QueryError(_refusal(text, ranked[:3], best_score >= ACCEPT))
-    return ResolvedQuery(text, parse_interventions(best.intervention, scenario), best, best_score)
+    candidates = (
+        catalogue_readings(text, scenario, ranked[:5]) + parsed_readings(text, scenario)[:5]
+    )
+    if not candidates:
+        raise QueryError(
+            f"'{text}' matches nothing in this scenario (it has no what-if catalogue and names no "
+            "event); write an intervention instead"
+        )
+    try:
+        reading = choose_reading(text, candidates)
+    except ReadingError as error:
+        raise QueryError(str(error)) from None
+    return ResolvedQuery(
+        text, reading.interventions, reading.whatif, reading.confidence * 100.0, reading
+    )
 
 
 def _combined(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,11 +25,15 @@ from kremlinology.analysis.effects import outcome_columns
 from kremlinology.analysis.intervals import wilson
 from kremlinology.counterfactual.catalogue import normalise
 from kremlinology.counterfactual.interventions import Block, Choose, Do, Intervention, to_plan
+from kremlinology.counterfactual.reading import coverage, precision, words
+from kremlinology.counterfactual.reading import negated as is_negated
 from kremlinology.counterfactual.twin import TwinRun, run_twins
 from kremlinology.scenario.errors import KremlinologyError
 from kremlinology.scenario.model import CompiledEvent, Scenario
 
-ACCEPT = 70.0
+ACCEPT = 0.6
+"""The lowest confidence (0-1) at which free text is read as a cause or an effect."""
+MARGIN = 0.03
 _NEGATION = re.compile(r"^\s*(not|no|never|without)\b\s*", re.IGNORECASE)
 
 
@@ -41,6 +45,8 @@ class ClaimError(KremlinologyError):
 class Cause:
     event: CompiledEvent
     option: str | None
+    reading: dict[str, Any] | None = field(default=None, compare=False)
+    """How free text was read (``{text, confidence}``); None for an id."""
 
     def text(self) -> str:
         """The cause as written: ``event`` or ``event.option``."""
@@ -62,6 +68,8 @@ class Effect:
     column: str
     label: str
     negated: bool
+    reading: dict[str, Any] | None = field(default=None, compare=False)
+    """How free text was read (``{text, confidence}``); None for an id."""
 
     def text(self) -> str:
         """The effect as written: the outcome column, ``not`` first when negated."""
@@ -83,39 +91,71 @@ def resolve_cause(text: str, scenario: Scenario) -> Cause:
             candidates.append(
                 (f"{event.label} {option.label} {option.id}", Cause(event, option.id))
             )
-    cause: Cause = _best(text, candidates, "cause", lambda c: c.text())
-    return cause
+    cause: Cause
+    # An event and one of its options that match equally: the event (the option adds words the
+    # text does not have).
+    bonus = [MARGIN + 0.005 if c.option is None else 0.0 for _label, c in candidates]
+    cause, reading = _best(text, candidates, "cause", lambda c: c.text(), bonus)
+    what = cause.event.label
+    if cause.option is not None:
+        label = next(o.label for o in cause.event.options if o.id == cause.option)
+        what = f"'{what}' taking the option '{label}'"
+    else:
+        what = f"'{what}' happening"
+    return replace(cause, reading={"text": what, **reading})
 
 
 def resolve_effect(text: str, scenario: Scenario) -> Effect:
     """Resolve an outcome id (``not``/``no`` negates; ``id.category`` for a category) or free
     text."""
-    negated = bool(_NEGATION.match(text))
+    leading = bool(_NEGATION.match(text))
     body = _NEGATION.sub("", text).strip()
     empty = np.zeros((len(scenario.outcomes), 1))
     columns = {c.id: c.label for c in outcome_columns(scenario, empty)}
     if body in columns:
-        return Effect(body, columns[body], negated)
+        return Effect(body, columns[body], leading)
+    # Free text: a negation anywhere ("Poland was not invaded") negates it.
+    negated = leading != is_negated(body)
     candidates = [
         (f"{label} {ident}", Effect(ident, label, negated)) for ident, label in columns.items()
     ]
-    effect: Effect = _best(body, candidates, "effect", lambda e: e.column)
-    return effect
+    effect: Effect
+    effect, reading = _best(body, candidates, "effect", lambda e: e.column)
+    what = ("not " if negated else "") + f"'{effect.label}'"
+    return replace(effect, reading={"text": what, **reading})
 
 
-def _best(text: str, candidates: list[tuple[str, Any]], what: str, name: Any) -> Any:
-    query = normalise(text)
+def _best(
+    text: str,
+    candidates: list[tuple[str, Any]],
+    what: str,
+    name: Any,
+    bonus: list[float] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The candidate free text names, and ``{confidence}``; ClaimError with the closest when
+    none is clear (below ACCEPT, or less than MARGIN ahead of the runner-up)."""
+    query, content = normalise(text), words(text)
     scored = sorted(
         (
-            (fuzz.token_set_ratio(query, normalise(label)), i)
+            (
+                max(
+                    0.9 * fuzz.token_set_ratio(query, normalise(label)) / 100.0,
+                    coverage(content, words(label))
+                    * (0.7 + 0.3 * precision(content, words(label))),
+                )
+                + (bonus[i] if bonus else 0.0),
+                i,
+            )
             for i, (label, _) in enumerate(candidates)
         ),
         reverse=True,
     )
+    closest = ", ".join(f"{name(candidates[i][1])} ({s:.2f})" for s, i in scored[:3])
     if not scored or scored[0][0] < ACCEPT:
-        closest = ", ".join(name(candidates[i][1]) for _, i in scored[:3])
         raise ClaimError(f"the {what} '{text}' matches nothing clearly; closest: {closest}")
-    return candidates[scored[0][1]][1]
+    if len(scored) > 1 and scored[0][0] - scored[1][0] < MARGIN:
+        raise ClaimError(f"the {what} '{text}' could mean several things; closest: {closest}")
+    return candidates[scored[0][1]][1], {"confidence": round(scored[0][0], 3)}
 
 
 @dataclass
@@ -138,6 +178,7 @@ class ClaimResult:
             "effect": self.effect.text(),
             "removal": self.removal.text(),
             "imposition": self.imposition.text(),
+            "read_as": {"cause": self.cause.reading, "effect": self.effect.reading},
             "runs": self.runs,
             "seed": self.seed,
             "necessity": self.necessity,

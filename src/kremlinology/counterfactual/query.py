@@ -78,6 +78,7 @@ class WhatIfResult:
             "package_version": __version__,
             "query": self.resolved.query,
             "matched": None if whatif is None else {"id": whatif.id, "title": whatif.title},
+            "read_as": None if self.resolved.reading is None else self.resolved.reading.to_dict(),
             "interventions": [item.text() for item in self.interventions],
             "divergence_month": format_month(self.twin.divergence),
             "runs": self.twin.runs,
