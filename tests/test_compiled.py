@@ -229,3 +229,26 @@ def test_importing_the_package_compiles_nothing() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_scenario_changed_in_memory_gets_its_own_kernel(
+    testbed: Scenario, compiled_testbed: CompiledProgram, tmp_path: Path
+) -> None:
+    """A scenario with other facts keeps its files' sha256; the compiled kernel must check its
+    facts, not the facts of the scenario it was copied from (a stale kernel read past the end of
+    the fact arrays and crashed the process)."""
+    from kremlinology.analysis.fidelity import read_facts, with_facts
+
+    facts = tmp_path / "facts.csv"
+    facts.write_text(
+        "id,month,tolerance,label,condition\n"
+        "crushed_early,2000-02,1,The rebel is crushed early,\"chose('discovered', 'crushed')\"\n"
+        "omen_seen,2000-01,0,An omen in January,\"fired('omen')\"\n",
+        encoding="utf-8",
+    )
+    changed = with_facts(testbed, read_facts(facts, testbed))
+    assert changed.sha256 == testbed.sha256 and len(changed.facts) == len(testbed.facts) + 2
+    compiled = run_timelines(changed, 300, 4, chunk_size=100, engine="compiled")
+    vector = run_timelines(changed, 300, 4, chunk_size=100, engine="numpy")
+    assert np.array_equal(compiled.aggregates.fact_holds, vector.aggregates.fact_holds)
+    assert compiled.aggregates.fact_holds.shape[0] == len(changed.facts)

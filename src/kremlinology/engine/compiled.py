@@ -41,6 +41,7 @@ import importlib.util
 import os
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -59,6 +60,7 @@ from kremlinology.scenario.model import Scenario
 ENGINES = ("compiled", "numpy", "reference")
 _MODULES: dict[str, ModuleType] = {}
 _SOURCES: dict[str, tuple[str, str]] = {}
+_MEMO: dict[int, tuple[weakref.ref[Scenario], str]] = {}
 _CHOICE: ContextVar[str | None] = ContextVar("kremlinology_engine", default=None)
 
 
@@ -95,13 +97,29 @@ def resolve_engine(name: str | None = None, scenario: Scenario | None = None) ->
     return chosen
 
 
+def _memo_key(scenario: Scenario) -> str:
+    """What the kernel's text depends on beyond the scenario's files: a scenario changed in
+    memory keeps its files' ``sha256`` but may carry other facts, events or outcomes (a ledger
+    added by ``history --ledger``, a fit's trial scenario), and its kernel must not be another's.
+    Remembered per scenario object while it lives (the digest takes tens of milliseconds)."""
+    held = _MEMO.get(id(scenario))
+    if held is not None and held[0]() is scenario:
+        return held[1]
+    parts = (scenario.sha256, scenario.facts, scenario.events, scenario.outcomes, scenario.start)
+    memo = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+    _MEMO[id(scenario)] = (weakref.ref(scenario), memo)
+    return memo
+
+
 def _source(scenario: Scenario) -> tuple[str, str]:
-    """The kernel's text and cache key (kept per scenario hash in this process)."""
-    found = _SOURCES.get(scenario.sha256)
+    """The kernel's text and cache key (kept in this process per scenario content, not per
+    files' hash alone: see :func:`_memo_key`)."""
+    memo = _memo_key(scenario)
+    found = _SOURCES.get(memo)
     if found is None:
         source = kernel_source(scenario)
         found = (source, _key(source))
-        _SOURCES[scenario.sha256] = found
+        _SOURCES[memo] = found
     return found
 
 
