@@ -336,6 +336,7 @@ def test_the_whatif_page_from_form_to_result(client: TestClient) -> None:
         "BBCode report",
         "JSON result",
         "The rebel was crushed",
+        "Why this happened in this world",
     ):
         assert text in page.text, text
     unconditioned = client.get("/whatif", params=form | {"condition": ""}, follow_redirects=False)

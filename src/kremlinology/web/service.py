@@ -7,6 +7,7 @@ there, so a result is the same whether it was just computed or comes from the ca
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -387,7 +388,9 @@ class Explorer:
     def _narrate(self, result: WhatIfResult, payload: dict[str, Any]) -> None:
         try:
             replayer = Replayer(result.twin)
-            payload["chronicle"] = chronicle(result, replayer=replayer).to_dict()
+            told = chronicle(result, replayer=replayer, causes=True)
+            payload["why"] = told.causes  # "why this happened in this world", for the page
+            payload["chronicle"] = dataclasses.replace(told, causes=None).to_dict()
             for family in families(result, max_families=self.settings.max_families):
                 entry = family.to_dict()
                 story = chronicle(result, timeline=entry.get("representative"), replayer=replayer)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kremlinology.narrate import numbers
+from kremlinology.narrate.causes import chain_lines
+from kremlinology.scenario.model import Scenario
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,20 @@ def chronicle_parts(story: dict[str, Any]) -> dict[str, Any]:
         "whatif": [e for e in whatif if str(e.get("month", "")) >= start],
         "factual": [e for e in factual if str(e.get("month", "")) >= start],
         "departures": sum(bool(e.get("departure")) for e in [*whatif, *factual]),
+    }
+
+
+def why_rows(causes: list[dict[str, Any]], scenario: Scenario) -> dict[str, Any] | None:
+    """The why-chain of the typical chronicle's timeline (``Chronicle.causes``), as the page
+    lists it."""
+    if not causes:
+        return None
+    found = causes[0]
+    return {
+        "timeline": found["timeline"],
+        "outcome": found["label"],
+        "tested": found["events_tested"],
+        "lines": chain_lines(scenario, found),
     }
 
 
