@@ -23,19 +23,9 @@ __all__ = [
     "why",
 ]
 
-API = (
-    "audit",
-    "chronicle",
-    "claim",
-    "compare",
-    "history",
-    "load_scenario",
-    "report",
-    "simulate",
-    "whatif",
-    "why",
-)
-"""The functions of :mod:`kremlinology.api` that the package root offers."""
+API = tuple(name for name in __all__ if name != "__version__")
+"""The functions of :mod:`kremlinology.api` that the package root offers (``__all__`` is kept
+literal for the tools that read it)."""
 
 if TYPE_CHECKING:
     from kremlinology.api import (

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import typer.core
@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kremlinology import limits
-from kremlinology.api import load_scenario
+from kremlinology.api import WhatIf, load_scenario, whatif
 from kremlinology.engine.compiled import ENGINES, resolve_engine
 from kremlinology.limits import (
     CLI_MAX_RUNS,
@@ -41,6 +41,7 @@ from kremlinology.scenario.errors import KremlinologyError, Problem, ScenarioErr
 from kremlinology.scenario.model import Scenario
 
 EXIT_USAGE = 2
+T = TypeVar("T")
 
 ScenarioOption = Annotated[
     str, typer.Option("--scenario", metavar="NAME|PATH", help="bundled name or folder path")
@@ -256,6 +257,26 @@ def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], N
             state["bar"].stop()
 
     return update, close
+
+
+def with_progress(label: str, work: Callable[[Callable[[int, int], None]], T]) -> T:
+    """Run ``work(update)`` with a progress bar labelled ``label`` (:func:`progress_bar`),
+    closed however the work ends; return what it returns."""
+    update, close = progress_bar(label)
+    try:
+        return work(update)
+    finally:
+        close()
+
+
+def ask_whatif(query: str, scenario: str, runs: int, seed: int, condition: bool) -> WhatIf:
+    """Answer a what-if with the API, a progress bar on stderr while the twin worlds run."""
+    return with_progress(
+        "simulating twin worlds",
+        lambda update: whatif(
+            query, load(scenario), runs, seed, condition=condition, progress=update
+        ),
+    )
 
 
 def load(scenario: str) -> Scenario:

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from kremlinology.api import whatif
 from kremlinology.cli.common import (
     IKnowOption,
     JsonOption,
@@ -18,12 +17,11 @@ from kremlinology.cli.common import (
     RunsOption,
     ScenarioOption,
     SeedOption,
+    ask_whatif,
     fail,
-    load,
     parse_int,
     parse_runs,
     parse_seed,
-    progress_bar,
     user_errors,
 )
 from kremlinology.counterfactual.query import WhatIfResult
@@ -101,13 +99,7 @@ def chronicle_command(
     pick = "surprising" if surprising else "typical"
     with user_errors():
         config = LLMConfig.from_env() if narrator == "openai" else None
-        update, close = progress_bar("simulating twin worlds")
-        try:
-            result = whatif(
-                query, load(scenario), n, s, condition=not no_condition, progress=update
-            )
-        finally:
-            close()
+        result = ask_whatif(query, scenario, n, s, not no_condition)
         told = tell(result, timeline=k, pick=pick, causes=causes)
         if config is not None:
             told = narrate(told, config)
@@ -139,13 +131,7 @@ def report_command(
         fail("--out must name a folder")
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
-        update, close = progress_bar("simulating twin worlds")
-        try:
-            result = whatif(
-                query, load(scenario), n, s, condition=not no_condition, progress=update
-            )
-        finally:
-            close()
+        result = ask_whatif(query, scenario, n, s, not no_condition)
         try:
             folder = write_report(result, Path(out))
         except OSError as error:

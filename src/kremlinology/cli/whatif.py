@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from kremlinology.api import claim as run_claim
-from kremlinology.api import whatif as run_whatif
 from kremlinology.cli.common import (
     ClusterOption,
     EngineOption,
@@ -22,6 +21,7 @@ from kremlinology.cli.common import (
     ScenarioOption,
     SeedOption,
     TimelinesOutOption,
+    ask_whatif,
     load,
     parse_engine,
     parse_runs,
@@ -64,13 +64,7 @@ def whatif_command(
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     kernel = parse_engine(engine)
     with user_errors(), use_engine(kernel), use_cluster(cluster):
-        update, close = progress_bar("simulating twin worlds")
-        try:
-            result = run_whatif(
-                query, load(scenario), n, s, condition=not no_condition, progress=update
-            )
-        finally:
-            close()
+        result = ask_whatif(query, scenario, n, s, not no_condition)
         write_timelines(result.timelines, timelines_out)
     if as_json:
         print(result.to_json(drivers=not no_drivers))

@@ -61,13 +61,9 @@ def json_text(text: str) -> Response:
     return Response(text, media_type="application/json")
 
 
-async def result_text(explorer: Explorer, request: Request, client: str) -> str | JSONResponse:
-    """The stored JSON text of a result: cached, or computed now (202 if it takes long)."""
-    text = await run_in_threadpool(explorer.cached_text, request)
-    if text is not None:
-        return text
-    with user_errors():
-        job = explorer.submit(request, client)
+async def wait_for_job(explorer: Explorer, job: Job) -> JSONResponse | None:
+    """Wait for ``job`` up to the server's wait: None once it has ended (its state says how),
+    or the 202 answer with its status and a ``Location`` to poll when it runs on."""
     try:
         await asyncio.wait_for(
             asyncio.shield(asyncio.wrap_future(job.future)), timeout=explorer.settings.wait_s
@@ -77,6 +73,19 @@ async def result_text(explorer: Explorer, request: Request, client: str) -> str 
         return JSONResponse(job_status(explorer, job), status_code=202, headers=headers)
     except Exception:
         pass  # the job's state says what went wrong
+    return None
+
+
+async def result_text(explorer: Explorer, request: Request, client: str) -> str | JSONResponse:
+    """The stored JSON text of a result: cached, or computed now (202 if it takes long)."""
+    text = await run_in_threadpool(explorer.cached_text, request)
+    if text is not None:
+        return text
+    with user_errors():
+        job = explorer.submit(request, client)
+    pending = await wait_for_job(explorer, job)
+    if pending is not None:
+        return pending
     if job.state == FAILED:
         code = 500 if job.error_kind == "internal" else 400
         raise ApiError(code, job.error or "failed")

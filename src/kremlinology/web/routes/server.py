@@ -1,15 +1,14 @@
 """The server itself: health, the files of stored reports, the favicon and the API docs page."""
 
-import asyncio
 import re
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi import Request as HttpRequest
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kremlinology.web.answers import job_status
+from kremlinology.web.answers import wait_for_job
 from kremlinology.web.deps import ClientDep, ExplorerDep, PagesDep
 from kremlinology.web.errors import ApiError, retry_headers
 from kremlinology.web.jobs import FAILED, QueueFull
@@ -59,15 +58,9 @@ async def report_file(explorer: ExplorerDep, client: ClientDep, digest: str, nam
             job = explorer.submit_report(request, client)
         except QueueFull as error:
             raise ApiError(503, str(error), retry_headers(error)) from error
-        try:
-            await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(job.future)), timeout=explorer.settings.wait_s
-            )
-        except TimeoutError:
-            headers = {"Location": f"/api/jobs/{job.id}"}
-            return JSONResponse(job_status(explorer, job), status_code=202, headers=headers)
-        except Exception:
-            pass  # the job's state says what went wrong
+        pending = await wait_for_job(explorer, job)
+        if pending is not None:
+            return pending
         if job.state == FAILED:
             raise ApiError(500, job.error or "the report could not be written")
         stored = await run_in_threadpool(explorer.store.file, digest, name)
