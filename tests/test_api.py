@@ -60,6 +60,14 @@ def test_a_simulation_gives_dataframes(testbed) -> None:  # type: ignore[no-unty
         assert events.loc[event, "p"] == pytest.approx(timelines[f"event:{event}"].notna().mean())
     figure = base.plot()
     assert figure.axes and figure.axes[0].get_xlabel().startswith("share of timelines")
+    drivers = base.drivers()
+    assert set(drivers["kind"]) == {"parameter"}
+    assert (drivers["ci_low"] <= drivers["effect"]).all()
+    assert (drivers["effect"] <= drivers["ci_high"]).all()
+    # in the testbed only ``zeal`` sets the hazard of the late event that ends the king's rule
+    # (events.yaml): it is the king's top driver, lowering it, with an interval clear of zero
+    king = drivers[drivers["outcome"] == "king_rules"].iloc[0]
+    assert king["factor"] == "zeal" and king["ci_high"] < 0 and bool(king["clear"])
 
 
 def test_a_whatif_gives_the_same_vocabulary(answer) -> None:  # type: ignore[no-untyped-def]

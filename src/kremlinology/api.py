@@ -19,6 +19,9 @@ import numpy as np
 from kremlinology import limits
 from kremlinology.analysis.audit import AuditReport
 from kremlinology.analysis.audit import audit as count_incoherences
+from kremlinology.analysis.drivers import Headline, outcome_months, parameter_rows
+from kremlinology.analysis.drivers import rank as rank_drivers
+from kremlinology.analysis.effects import outcome_columns
 from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.analysis.fidelity import read_facts
 from kremlinology.analysis.outcomes import SimulationResult
@@ -63,8 +66,8 @@ class Rows(list[dict[str, Any]]):
 
 @dataclasses.dataclass
 class Simulation(SimulationResult):
-    """A baseline run as the API gives it: ``outcomes()``, ``events()``, ``timelines()`` as
-    DataFrames (``analysis.outcomes``), and ``plot()``."""
+    """A baseline run as the API gives it: ``outcomes()``, ``events()``, ``timelines()`` and
+    ``drivers()`` as DataFrames, and ``plot()``."""
 
     def plot(self) -> Figure:
         """A bar chart of how often each outcome happens, with 95% intervals."""
@@ -82,6 +85,28 @@ class Simulation(SimulationResult):
             )
         worlds = [("baseline", kept.outcomes, kept.first, kept.option)]
         return timeline_table(self.scenario, worlds, np.arange(self.runs), kept.parameters)
+
+    def drivers(self, top: int = 5) -> pd.DataFrame:
+        """The parameters that drive each outcome of the baseline: per outcome that varies, its
+        ``top`` parameters by the top-minus-bottom-quarter contrast with its 95% interval, and
+        the first-order index with a bootstrap interval (``analysis.drivers``). A parameter's
+        draws are random inputs, so the contrast is an effect, not an association. Events are
+        drivers only under intervention: ask a what-if (its ``drivers()``). Raises ValueError
+        when the run kept aggregates only."""
+        kept = self.raw.timelines
+        if kept is None:
+            raise ValueError(
+                "this run kept streaming aggregates only; rerun with keep_timelines=True"
+            )
+        months = outcome_months(self.scenario)
+        owners = {o.id: i for i, o in enumerate(self.scenario.outcomes)}
+        headline = [
+            Headline(column, months[owners[column.id.split(".", 1)[0]]])
+            for column in outcome_columns(self.scenario, kept.outcomes)
+            if column.values.var() > 0
+        ]
+        rows = parameter_rows(self.scenario, headline, kept.parameters, seed=self.seed)
+        return rows_frame(rank_drivers(rows, headline, top))
 
 
 @dataclasses.dataclass
