@@ -342,3 +342,100 @@ def test_claims_refuse_what_they_cannot_read(thaw) -> None:  # type: ignore[no-u
 
     with pytest.raises(ClaimError, match="closest"):
         resolve_cause("bananas ripen in the sun", thaw)
+
+
+# -- validation as a forecaster would see it (section 5) -------------------------------------------
+
+CHAIN_FACTS = """
+facts:
+  - id: spark_seen
+    month: 2000-02
+    tolerance: 0
+    label: A spark in February
+    condition: "fired('spark')"
+  - id: plot_formed
+    month: 2000-03
+    tolerance: 0
+    label: A plot in March
+    condition: "fired('plot')"
+  - id: won_in_may
+    month: 2000-05
+    tolerance: 0
+    label: The strike won in May
+    condition: "won"
+  - id: parade_held
+    month: 2000-10
+    tolerance: 0
+    label: A parade in October
+    condition: "fired('parade')"
+"""
+
+
+@pytest.fixture(scope="module")
+def chain_with_record(tmp_path_factory):  # type: ignore[no-untyped-def]
+    import shutil
+
+    folder = tmp_path_factory.mktemp("chain") / "chain"
+    shutil.copytree(CHAIN, folder)
+    with open(folder / "events.yaml", "a", encoding="utf-8") as handle:
+        handle.write(CHAIN_FACTS)
+    return k.load_scenario(folder)
+
+
+def test_sbc_ranks_are_uniform_on_a_scenario_with_an_exact_answer(chain_with_record) -> None:  # type: ignore[no-untyped-def]
+    """The facts are binary and a tenth of the prior timelines match any record exactly, so
+    rejection at the 1% quantile keeps exactly the matching ones: exact ABC, calibrated. push is
+    informed by the record (P(plot) = 0.5 push), idle is not; both ranks must be uniform."""
+    from kremlinology.analysis.validation import sbc
+
+    result = sbc(chain_with_record, replicates=200, runs=8000, accept=0.01, samples=49, seed=5)
+    rows = {r["parameter"]: r for r in result.uniformity()}
+    # 200 ranks in 10 bins: a calibrated method fails the 1% chi-square test once in a hundred.
+    assert rows["push"]["p"] > 0.01 and rows["idle"]["p"] > 0.01, rows
+    assert result.accepted >= 49
+    # A miscalibrated method is caught: ranks of the truth among prior draws, shifted upwards by
+    # a posterior that is too narrow at the top (only draws below the median), are not uniform.
+    skewed = result.ranks.copy()
+    skewed[:, 0] = np.minimum(skewed[:, 0] * 2, result.samples)
+    result.ranks = skewed
+    assert result.uniformity()[0]["p"] < 0.01
+
+
+def test_backtest_scores_the_heldout_facts_against_baselines(chain_with_record) -> None:  # type: ignore[no-untyped-def]
+    from kremlinology.analysis.validation import backtest
+
+    found = backtest(chain_with_record, parse_month("2000-04"), runs=6000, seed=2, accept=0.05)
+    data = found.to_dict()
+    assert data["fit_facts"] == 2 and data["heldout_facts"] == 2
+    # Fitting to a spark and a plot raises push (posterior mean about 2/3 against 1/2), so the
+    # strike's win and the parade become likelier than under the prior: P(win | spark, plot) =
+    # 0.75 against 0.1875 a priori.
+    won = next(f for f in data["facts"] if f["id"] == "won_in_may")
+    assert abs(won["posterior"] - 0.75) < 0.05 and abs(won["prior"] - 0.1875) < 0.03
+    brier = data["scores"]["brier"]
+    assert brier["posterior"]["mean"] < brier["prior"]["mean"]
+    assert brier["gain_over_prior"]["ci"][0] > 0
+    for kind in ("brier", "log"):
+        for name in ("posterior", "prior", "base_rate"):
+            low, high = data["scores"][kind][name]["ci"]
+            assert low <= data["scores"][kind][name]["mean"] <= high
+
+
+def test_history_backtest_in_the_cli(chain_with_record) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from kremlinology.cli import app
+
+    folder = str(chain_with_record.path)
+    args = ["history", "--backtest", "--holdout", "2000-04", "--scenario", folder, "--runs", "3000"]
+    done = CliRunner().invoke(app, [*args, "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert data["holdout_month"] == "2000-04" and data["heldout_facts"] == 2
+    assert {"posterior", "prior", "base_rate", "gain_over_prior"} <= set(data["scores"]["log"])
+    text = CliRunner().invoke(app, args)
+    assert "brier score (lower is better)" in text.output
+    bad = CliRunner().invoke(app, [*args[:3], "1999-01", *args[4:]])
+    assert bad.exit_code == 2 and "held-out" in bad.output

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kremlinology.analysis.validation import backtest as run_backtest
 from kremlinology.api import history as run_history
 from kremlinology.api import simulate
 from kremlinology.cli.common import (
@@ -34,6 +35,7 @@ from kremlinology.cli.common import (
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
 from kremlinology.engine.cluster import use_cluster
 from kremlinology.engine.compiled import use_engine
+from kremlinology.months import parse_month
 from kremlinology.narrate import numbers
 
 AllOption = Annotated[
@@ -115,9 +117,25 @@ def history_command(
     seed: SeedOption = str(DEFAULT_SEED),
     ledger: LedgerOption = None,
     as_json: JsonOption = False,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="fit on the facts before the holdout month, score the later ones against the "
+            "prior and a base rate (Brier and log scores with intervals)",
+        ),
+    ] = False,
+    holdout: Annotated[
+        str | None,
+        typer.Option("--holdout", metavar="YYYY-MM", help="the backtest's holdout month"),
+    ] = None,
 ) -> None:
-    """How often the baseline reproduces each dated fact of the record."""
+    """How often the baseline reproduces each dated fact of the record (``--backtest``: how well
+    a fit to the earlier facts forecasts the later ones)."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
+    if backtest:
+        _backtest(scenario, n, s, holdout, as_json)
+        return
     with user_errors():
         update, close = progress_bar("simulating the baseline")
         try:
@@ -135,4 +153,37 @@ def history_command(
     console.print(
         f"score {report['score']:.3f} (fit {score_text(report['fit_score'])}, "
         f"held out {score_text(report['holdout_score'])}) over {n:,} timelines, seed {s}"
+    )
+
+
+def _backtest(scenario: str, runs: int, seed: int, holdout: str | None, as_json: bool) -> None:
+    """``history --backtest``: the table of held-out facts and the three forecasts' scores."""
+    with user_errors():
+        month = None if holdout is None else parse_month(holdout)
+        found = run_backtest(load(scenario), month, runs, seed).to_dict()
+    if as_json:
+        print(json.dumps(found, allow_nan=False))
+        return
+    console = Console()
+    table = Table("month", "held-out fact", "posterior", "prior", "base rate", title="Backtest")
+    for fact in found["facts"]:
+        table.add_row(
+            fact["month"],
+            fact["label"],
+            f"{fact['posterior']:.3f}",
+            f"{fact['prior']:.3f}",
+            f"{fact['base_rate']:.3f}",
+        )
+    console.print(table)
+    for kind in ("brier", "log"):
+        part = found["scores"][kind]
+        cells = [
+            f"{name} {part[name]['mean']:.3f} "
+            f"[{part[name]['ci'][0]:.3f}, {part[name]['ci'][1]:.3f}]"
+            for name in ("posterior", "prior", "base_rate")
+        ]
+        console.print(f"{kind} score (lower is better): " + "; ".join(cells), markup=False)
+    console.print(
+        f"fit on {found['fit_facts']} facts before {found['holdout_month']}, "
+        f"{found['heldout_facts']} held out; {runs:,} timelines, seed {seed}"
     )
