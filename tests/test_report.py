@@ -22,7 +22,14 @@ from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.narrate import charts, formats
 from kremlinology.narrate.chronicle import chronicle
 from kremlinology.narrate.families import families, surprising
-from kremlinology.narrate.report import ReportError, write_report
+from kremlinology.narrate.posts import (
+    DEFAULT_POST_SIZE,
+    MAX_POST_SIZE,
+    MIN_POST_SIZE,
+    PostSizeError,
+    split_posts,
+)
+from kremlinology.narrate.report import ReportError, title, write_report
 
 RUNS, SEED = 2000, 7
 CHARTS = ("outcomes", "drivers", "divergence")
@@ -39,12 +46,13 @@ def written(riot: WhatIfResult, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 def test_report_writes_every_file(written: Path) -> None:
-    names = sorted(p.name for p in written.iterdir())
+    names = sorted(p.relative_to(written).as_posix() for p in written.rglob("*") if p.is_file())
     expected = ["report.bbcode", "report.md", "result.json"]
     expected += [f"{stem}.{ext}" for stem in CHARTS for ext in ("png", "svg")]
-    assert names == sorted(expected)
-    for path in written.iterdir():
-        assert path.stat().st_size > 0
+    assert [n for n in names if not n.startswith("posts/")] == sorted(expected)
+    assert [n for n in names if n.startswith("posts/")][:1] == ["posts/post-01.bbcode"]
+    for path in written.rglob("*"):
+        assert path.is_dir() or path.stat().st_size > 0
 
 
 @pytest.mark.parametrize("stem", CHARTS)
@@ -203,11 +211,11 @@ def test_failure_keeps_the_earlier_report_whole(
 ) -> None:
     target = tmp_path / "report"
     write_report(riot, target)
-    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
     monkeypatch.setattr(charts, "save_charts", _boom)
     with pytest.raises(RuntimeError):
         write_report(riot, target)
-    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
 
 
@@ -254,3 +262,105 @@ def test_cli_report(tmp_path: Path) -> None:
 def test_api_report(tmp_path: Path) -> None:
     folder = k.report("no_plot", tmp_path / "api", TESTBED, runs=300, seed=2)
     assert folder == tmp_path / "api" and (folder / "report.bbcode").is_file()
+
+
+# -- forum posts -----------------------------------------------------------------------------
+
+
+def _body(post: str) -> list[str]:
+    """A post's lines without its numbered header and the tags reopened or closed at its cuts."""
+    lines = post.rstrip("\n").split("\n")[1:]
+    reopened = re.compile(r"^\[(list|quote)\]$|^\[spoiler=.* \(continued\)\]$")
+    while lines and reopened.match(lines[0]):
+        lines.pop(0)
+    return lines
+
+
+@pytest.mark.parametrize("size", [MIN_POST_SIZE, 3_500, DEFAULT_POST_SIZE])
+def test_report_is_cut_into_numbered_balanced_posts(
+    riot: WhatIfResult, tmp_path: Path, size: int
+) -> None:
+    folder = write_report(riot, tmp_path / "r", post_size=size)
+    whole = (folder / "report.bbcode").read_text(encoding="utf-8")
+    names = sorted(p.name for p in (folder / "posts").iterdir())
+    posts = [(folder / "posts" / n).read_text(encoding="utf-8") for n in names]
+    total = len(posts)
+    assert total >= -(-len(whole) // size)  # no fewer posts than the size allows
+    assert names == [f"post-{n:02d}.bbcode" for n in range(1, total + 1)]
+    for number, post in enumerate(posts, 1):
+        assert len(post) <= size, (number, len(post))
+        assert post.startswith(f"[b]What if: {title(riot)}: post {number} of {total}[/b]\n")
+        check_bbcode(post)  # every post is balanced on its own
+    # Nothing lost, nothing added: the posts' lines, cuts undone, are the whole report's.
+    kept = [line for post in posts for line in _body(post)]
+    original = [line for line in whole.rstrip("\n").split("\n") if line.strip()]
+    closers = {"[/list]", "[/spoiler]", "[/quote]"}
+    assert [x for x in kept if x.strip() and x not in closers] == [
+        x for x in original if x not in closers
+    ]
+    if size == MIN_POST_SIZE:
+        assert total >= 3 and any("(continued)]" in p for p in posts)
+
+
+def test_one_post_when_the_report_fits(riot: WhatIfResult, tmp_path: Path) -> None:
+    folder = write_report(riot, tmp_path / "r", post_size=MAX_POST_SIZE)
+    posts = list((folder / "posts").iterdir())
+    whole = (folder / "report.bbcode").read_text(encoding="utf-8")
+    assert len(whole) < MAX_POST_SIZE and len(posts) == 1
+    assert _body(posts[0].read_text(encoding="utf-8")) == whole.rstrip("\n").split("\n")
+
+
+def test_images_by_an_absolute_base_address(riot: WhatIfResult, tmp_path: Path) -> None:
+    folder = write_report(riot, tmp_path / "r", image_base="https://img.example.org/kr/")
+    text = (folder / "report.bbcode").read_text(encoding="utf-8")
+    images = re.findall(r"\[img\](.*?)\[/img\]", text)
+    assert images == [f"https://img.example.org/kr/{s}.png" for s in CHARTS]
+    assert "upload the PNG files" not in text
+    posts = "".join(p.read_text(encoding="utf-8") for p in (folder / "posts").iterdir())
+    assert sorted(re.findall(r"\[img\](.*?)\[/img\]", posts)) == sorted(images)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"post_size": 100}, "between 2,000 and 200,000 characters, not 100"),
+        ({"post_size": 200_001}, "between 2,000 and 200,000 characters, not 200,001"),
+        ({"image_base": "img/charts"}, "absolute http:// or https:// address"),
+        ({"image_base": "https://x.org/a b"}, "absolute http:// or https:// address"),
+    ],
+)
+def test_bad_post_options_are_refused(
+    riot: WhatIfResult, tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ReportError, match=re.escape(message)):
+        write_report(riot, tmp_path / "r", **options)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_line_too_long_for_a_post_is_a_clear_error() -> None:
+    with pytest.raises(PostSizeError, match="a line of 2,500 characters"):
+        split_posts("short\n" + "x" * 2_500 + "\n", MIN_POST_SIZE)
+
+
+def test_cli_report_post_options(tmp_path: Path) -> None:
+    args = ["report", "no_plot", "--scenario", str(TESTBED), "--runs", "300", "--seed", "3"]
+    out = CliRunner().invoke(
+        app,
+        [
+            *args,
+            "--out",
+            str(tmp_path / "r"),
+            "--post-size",
+            "2500",
+            "--image-base",
+            "https://example.org/r",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    posts = sorted((tmp_path / "r" / "posts").iterdir())
+    assert len(posts) >= 2 and all(len(p.read_text(encoding="utf-8")) <= 2500 for p in posts)
+    assert f"{len(posts)} forum posts" in out.stdout
+    for bad in (["--post-size", "250000"], ["--post-size", "ten"], ["--image-base", "x"]):
+        refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "bad"), *bad])
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert not (tmp_path / "bad").exists()

@@ -31,7 +31,8 @@ from kremlinology.narrate.chronicle import FORMATS, Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell
 from kremlinology.narrate.exports import aeon_csv, timelinejs
 from kremlinology.narrate.narrator import NARRATORS, LLMConfig, narrate
-from kremlinology.narrate.report import write_report
+from kremlinology.narrate.posts import DEFAULT_POST_SIZE
+from kremlinology.narrate.report import bb_options, write_report
 
 TimelineOption = Annotated[
     str | None, typer.Option("--timeline", metavar="N", help="tell this timeline (by its number)")
@@ -125,19 +126,43 @@ def report_command(
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
     as_json: JsonOption = False,
+    post_size: Annotated[
+        int,
+        typer.Option(
+            "--post-size",
+            metavar="CHARS",
+            help="largest forum post, in characters (2,000 to 200,000): the BBCode is also "
+            "written as numbered posts in posts/",
+        ),
+    ] = DEFAULT_POST_SIZE,
+    image_base: Annotated[
+        str | None,
+        typer.Option(
+            "--image-base",
+            metavar="URL",
+            help="absolute address where the PNG charts will be put (https://...), for the "
+            "BBCode's images",
+        ),
+    ] = None,
 ) -> None:
-    """Write a what-if report: Markdown, forum BBCode, JSON, charts, families and chronicles."""
+    """Write a what-if report: Markdown, forum BBCode (whole, and cut into posts), JSON, charts,
+    families and chronicles."""
     if not out.strip():
         fail("--out must name a folder")
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     with user_errors():
+        bb_options(post_size, image_base)  # refuse bad options before simulating
         result = ask_whatif(query, scenario, n, s, not no_condition)
         try:
-            folder = write_report(result, Path(out))
+            folder = write_report(result, Path(out), post_size=post_size, image_base=image_base)
         except OSError as error:
             fail(f"cannot write the report to {out}: {error.strerror or error}")
     if as_json:
         written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
         print(json.dumps({"folder": str(folder), "files": written}))
         return
-    print(f"wrote {folder / 'report.md'}, {folder / 'report.bbcode'} and charts in {folder}")
+    posts = len(list((folder / "posts").glob("*.bbcode")))
+    print(
+        f"wrote {folder / 'report.md'}, {folder / 'report.bbcode'} ({posts} forum posts in "
+        f"{folder / 'posts'}) and charts in {folder}"
+    )

@@ -15,6 +15,7 @@ import ctypes
 import dataclasses
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,12 @@ from kremlinology.narrate import charts, formats, numbers
 from kremlinology.narrate.causes import chain_lines
 from kremlinology.narrate.chronicle import Chronicle, chronicle
 from kremlinology.narrate.families import Family, families, surprising
+from kremlinology.narrate.posts import (
+    DEFAULT_POST_SIZE,
+    PostSizeError,
+    check_post_size,
+    split_posts,
+)
 from kremlinology.scenario.errors import KremlinologyError
 from kremlinology.version import __version__
 
@@ -38,6 +45,8 @@ if TYPE_CHECKING:
     from kremlinology.counterfactual.query import WhatIfResult
 
 FILES = ("report.md", "report.bbcode", "result.json")
+POSTS = "posts"
+"""The folder of the forum posts: the BBCode cut into numbered posts."""
 CHART_TEXT = {
     "outcomes": "Baseline against what-if for the headline outcomes, with 95% intervals",
     "drivers": "What decides the headline outcomes in the what-if world",
@@ -49,12 +58,24 @@ class ReportError(KremlinologyError):
     """A report that cannot be written where it was asked for."""
 
 
-def write_report(result: WhatIfResult, out_dir: Path, max_families: int = 5) -> Path:
-    """Write report.md, report.bbcode, result.json and the charts into ``out_dir``; return it.
+def write_report(
+    result: WhatIfResult,
+    out_dir: Path,
+    max_families: int = 5,
+    *,
+    post_size: int = DEFAULT_POST_SIZE,
+    image_base: str | None = None,
+) -> Path:
+    """Write report.md, report.bbcode, result.json, the charts and the forum posts
+    (``posts/post-01.bbcode``..., each at most ``post_size`` characters) into ``out_dir``.
 
-    ``out_dir`` must not exist, be empty, or hold an earlier report (which is replaced whole).
+    ``image_base``: the absolute address (``https://...``) where the report's PNG files will be
+    put, so that the BBCode's images point there. ``out_dir`` must not exist, be empty, or hold
+    an earlier report (which is replaced whole). Raises ReportError for a bad post size or
+    address, or a folder that cannot take the report.
     """
     out_dir = Path(out_dir)
+    options = bb_options(post_size, image_base)
     _check_target(out_dir)
     parent = out_dir.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +85,7 @@ def write_report(result: WhatIfResult, out_dir: Path, max_families: int = 5) -> 
     )
     try:
         os.chmod(staging, 0o755)
-        build(result, staging, max_families)
+        build(result, staging, max_families, options)
         _move_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -159,8 +180,47 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
 # -- contents --------------------------------------------------------------------------------
 
 
-def build(result: WhatIfResult, folder: Path, max_families: int = 5) -> None:
+@dataclasses.dataclass(frozen=True)
+class BBOptions:
+    """How the BBCode is written: the largest post, and where the images will be."""
+
+    post_size: int = DEFAULT_POST_SIZE
+    image_base: str | None = None
+
+
+_URL = re.compile(r"https?://[^\s\[\]\"<>]+")
+
+
+def check_image_base(image_base: str | None) -> str | None:
+    """An absolute http(s) address without its trailing slash (None stays None); ReportError
+    for anything else."""
+    if image_base is None:
+        return None
+    if not _URL.fullmatch(image_base):
+        raise ReportError(
+            f"--image-base must be an absolute http:// or https:// address without spaces or "
+            f"brackets, not {image_base!r}"
+        )
+    return image_base.rstrip("/")
+
+
+def bb_options(post_size: int = DEFAULT_POST_SIZE, image_base: str | None = None) -> BBOptions:
+    """Checked BBCode options (ReportError for a post size out of range or a bad address)."""
+    return BBOptions(_post_size(post_size), check_image_base(image_base))
+
+
+def _post_size(size: int) -> int:
+    try:
+        return check_post_size(size)
+    except PostSizeError as error:
+        raise ReportError(f"--post-size: {error}") from None
+
+
+def build(
+    result: WhatIfResult, folder: Path, max_families: int = 5, options: BBOptions | None = None
+) -> None:
     """Write every file of the report into an existing folder."""
+    options = options or BBOptions()
     groups = families(result, max_families)
     replayer = Replayer(result.twin)
     odd = surprising(result)
@@ -182,7 +242,12 @@ def build(result: WhatIfResult, folder: Path, max_families: int = 5) -> None:
     data["charts"] = drawn
     _write(folder / "result.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
     _write(folder / "report.md", markdown(result, groups, told, strange))
-    _write(folder / "report.bbcode", bbcode(result, groups, told, strange))
+    whole = bbcode(result, groups, told, strange, options.image_base)
+    _write(folder / "report.bbcode", whole)
+    posts = split_posts(whole, options.post_size, formats.bb_escape(f"What if: {title(result)}"))
+    (folder / POSTS).mkdir()
+    for number, post in enumerate(posts, 1):
+        _write(folder / POSTS / post_name(number, len(posts)), post)
 
 
 def _write(path: Path, text: str) -> None:
@@ -433,20 +498,35 @@ def _md_chart(stem: str) -> str:
     return f"![{CHART_TEXT[stem]}]({stem}.png)\n\n[{stem}.svg]({stem}.svg)"
 
 
+def post_name(number: int, total: int) -> str:
+    """The file name of post ``number`` of ``total`` (``post-01.bbcode``), numbered to sort."""
+    return f"post-{number:0{max(2, len(str(total)))}d}.bbcode"
+
+
 def bbcode(
-    result: WhatIfResult, groups: list[Family], told: list[Chronicle], strange: Chronicle
+    result: WhatIfResult,
+    groups: list[Family],
+    told: list[Chronicle],
+    strange: Chronicle,
+    image_base: str | None = None,
 ) -> str:
-    """The report as one forum post (BBCode), with the chronicles folded in spoilers."""
+    """The report as forum BBCode, with the chronicles folded in spoilers (``split_posts`` cuts
+    it into posts); images at ``image_base`` when given."""
+    note = (
+        "[i]Images: upload the PNG files of this report and put their addresses in the "
+        "img tags (or write the report with --image-base).[/i]"
+        if image_base is None
+        else ""
+    )
     lines = [
         *_bb_heading(result),
-        *_bb_outcomes(result),
-        *_bb_drivers(result),
+        *_bb_outcomes(result, image_base),
+        *_bb_drivers(result, image_base),
         *_bb_families(groups, told, strange),
         "",
-        "[i]Images: upload the PNG files of this report and put their addresses in the "
-        "img tags.[/i]",
+        note,
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _bb_heading(result: WhatIfResult) -> list[str]:
@@ -472,7 +552,7 @@ def _bb_heading(result: WhatIfResult) -> list[str]:
     ]
 
 
-def _bb_outcomes(result: WhatIfResult) -> list[str]:
+def _bb_outcomes(result: WhatIfResult, image_base: str | None = None) -> list[str]:
     """The outcome list, largest change first, and its chart."""
     esc = formats.bb_escape
     lines = ["[b]Outcomes[/b] [i](largest change first; 95% paired intervals)[/i]", "[list]"]
@@ -481,10 +561,10 @@ def _bb_outcomes(result: WhatIfResult) -> list[str]:
             f"[*][b]{esc(row.label)}[/b]: {row.baseline} -> {row.whatif} (change {row.change}, "
             f"95% interval {row.interval}; {row.changed} of the timelines changed)"
         )
-    return [*lines, "[/list]", _bb_chart("outcomes"), ""]
+    return [*lines, "[/list]", _bb_chart("outcomes", image_base), ""]
 
 
-def _bb_drivers(result: WhatIfResult) -> list[str]:
+def _bb_drivers(result: WhatIfResult, image_base: str | None = None) -> list[str]:
     """What decides the headline outcomes, its chart, and the divergence chart."""
     esc = formats.bb_escape
     lines = ["[b]What decides it[/b]"]
@@ -497,8 +577,8 @@ def _bb_drivers(result: WhatIfResult) -> list[str]:
         ]
     else:
         lines.append("No factor explains any headline outcome.")
-    lines += [_bb_chart("drivers"), "", "[b]How fast the worlds part[/b]"]
-    return [*lines, _bb_chart("divergence"), ""]
+    lines += [_bb_chart("drivers", image_base), "", "[b]How fast the worlds part[/b]"]
+    return [*lines, _bb_chart("divergence", image_base), ""]
 
 
 def _bb_families(groups: list[Family], told: list[Chronicle], strange: Chronicle) -> list[str]:
@@ -521,8 +601,9 @@ def _bb_families(groups: list[Family], told: list[Chronicle], strange: Chronicle
     ]
 
 
-def _bb_chart(stem: str) -> str:
-    return f"[img]{stem}.png[/img]"
+def _bb_chart(stem: str, image_base: str | None = None) -> str:
+    where = f"{image_base}/{stem}.png" if image_base else f"{stem}.png"
+    return f"[img]{where}[/img]"
 
 
 def report_summary(folder: Path) -> dict[str, Any]:
