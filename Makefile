@@ -33,6 +33,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 	$(BIN)/python benchmarks/whatif_bench.py
+	$(BIN)/python benchmarks/engines.py --cluster
 
 fuzz: $(STAMP)
 	KREMLINOLOGY_NO_CACHE=1 $(BIN)/python tests/fuzz.py --examples 10000 --jobs 2
