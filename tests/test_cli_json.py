@@ -124,3 +124,27 @@ def test_check_schema_report_and_chronicle_answer_json(tmp_path: Path) -> None:
     code, out, _ = invoke("chronicle", *common, "--json")
     told = json.loads(out)
     assert code == 0 and isinstance(told, dict) and told["timeline"] >= 0
+
+
+def test_whatif_json_lists_each_events_share_in_both_worlds() -> None:
+    args = ("whatif", "no_plot", "--scenario", str(TESTBED), "--runs", "500", "--seed", "6")
+    code, out, _ = invoke(*args, "--json", "--no-drivers")
+    answer = one_object(out)
+    assert code == 0
+    events = {row["id"]: row for row in answer["events"]}  # type: ignore[attr-defined]
+    assert list(events) == [  # every event of the testbed, in its order
+        "plot",
+        "discovered",
+        "famine",
+        "riot",
+        "hard_line",
+        "tax_protest",
+        "omen",
+        "abdication",
+    ]
+    for row in events.values():
+        assert {"id", "label", "baseline", "whatif", "delta", "ci"} <= set(row)
+        assert 0 <= row["baseline"] <= 1 and 0 <= row["whatif"] <= 1
+        assert row["ci"][0] <= row["delta"] <= row["ci"][1]
+    assert events["plot"]["whatif"] == 0 and events["plot"]["baseline"] > 0  # blocked
+    assert events["omen"]["delta"] == 0  # January, before anything can differ

@@ -25,7 +25,7 @@ from kremlinology.analysis.effects import outcome_columns
 from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.analysis.fidelity import read_facts
 from kremlinology.analysis.outcomes import SimulationResult
-from kremlinology.analysis.tables import event_effects, rows_frame, timeline_table
+from kremlinology.analysis.tables import rows_frame, timeline_table
 from kremlinology.counterfactual.audit import baseline_worlds, whatif_worlds
 from kremlinology.counterfactual.catalogue import resolve_query
 from kremlinology.counterfactual.claims import ClaimResult, test_claim
@@ -133,16 +133,16 @@ class WhatIf(WhatIfResult):
 
     def events(self) -> pd.DataFrame:
         """Per event: how often it fired in the baseline and in the what-if world of the paired
-        timelines, the change and its 95% interval (``analysis.tables.event_effects``).
+        timelines, the change and its 95% interval (the ``events`` of the JSON).
 
         Raises ValueError when the run kept no per-timeline events (very large runs)."""
-        twin = self.twin
-        if twin.factual.first.shape[1] != twin.kept:
+        rows = self.event_rows()
+        if not rows:
             raise ValueError(
                 "this what-if kept no per-timeline events (a run this large keeps"
                 " aggregates only); ask for fewer timelines"
             )
-        return rows_frame(event_effects(self.scenario, twin.factual.first, twin.whatif.first))
+        return rows_frame(rows)
 
     def timelines(self) -> pd.DataFrame:
         """One row per kept timeline and world (``baseline``, ``whatif``): parameters, outcomes,

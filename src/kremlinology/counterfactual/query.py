@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from kremlinology.analysis.effects import divergence_profile, effects
+from kremlinology.analysis.tables import event_effects
 from kremlinology.counterfactual.catalogue import ResolvedQuery, resolve_query
 from kremlinology.counterfactual.drivers import DriverReport, find_drivers
 from kremlinology.counterfactual.interventions import (
@@ -87,11 +88,21 @@ class WhatIfResult:
             "seed": self.twin.seed,
             "elapsed_s": round(self.elapsed_s, 3),
             "outcomes": self.outcomes,
+            "events": self.event_rows(),
             "drivers": self.drivers if drivers else [],
             "drivers_method": self._driver_summary() if drivers else None,
             "divergence": self.divergence,
             "admissibility": self.admissibility,
         }
+
+    def event_rows(self) -> list[dict[str, Any]]:
+        """Per event: the share of the paired timelines where it fired in the baseline and in
+        the what-if world, the change and its 95% interval (``analysis.tables.event_effects``);
+        empty when the run kept no per-timeline events (very large runs)."""
+        factual, whatif = self.twin.factual.first, self.twin.whatif.first
+        if factual.shape[1] != self.twin.kept or self.twin.kept == 0:
+            return []
+        return event_effects(self.scenario, factual, whatif)
 
     def _driver_summary(self) -> dict[str, Any] | None:
         report = self.find_drivers()
