@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 	$(BIN)/python benchmarks/whatif_bench.py
 	$(BIN)/python benchmarks/engines.py --cluster
+	$(BIN)/python benchmarks/drivers_bench.py
 
 fuzz: $(STAMP)
 	KREMLINOLOGY_NO_CACHE=1 $(BIN)/python tests/fuzz.py --examples 10000 --jobs 2

@@ -1,7 +1,7 @@
 """What-if benchmark: wall time of the flagship what-if, start-up included (``make bench``).
 
-Runs ``kremlinology whatif beria_detects_coup --runs N --seed 1 --json`` in a fresh process (so
-imports, scenario loading and worker start-up count) for N = 20,000 (target: 5 s) and, with
+Runs ``kremlinology whatif beria_detects_coup --runs N --seed 1 --json --no-drivers`` in a fresh
+process (so imports, scenario loading and worker start-up count) for N = 20,000 (target: 5 s) and, with
 ``--million``, N = 1,000,000 (target: 5 minutes). Writes benchmarks/whatif_results.json.
 """
 
@@ -30,6 +30,7 @@ def wall_time(runs: int) -> dict[str, object]:
         "--seed",
         "1",
         "--json",
+        "--no-drivers",  # the drivers have their own benchmark (drivers_bench.py)
     ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
