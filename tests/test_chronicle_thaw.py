@@ -27,6 +27,8 @@ WHATIFS = (
     "malenkov_survives_1955",
     "zhukov_backs_antiparty_group",
 )
+pytestmark = pytest.mark.slow  # five thaw what-ifs and 205 replayed timelines: about a minute
+
 RUNS, SEED, PER_WHATIF = 400, 3, 40
 REFERS_TO = {
     # phrase in a sentence -> the events one of which must have happened by that month
