@@ -1,8 +1,8 @@
 """What-if benchmark: wall time of the flagship what-if, start-up included (``make bench``).
 
 Runs ``kremlinology whatif beria_detects_coup --runs N --seed 1 --json --no-drivers`` in a fresh
-process (so imports, scenario loading and worker start-up count) for N = 20,000 (target: 5 s) and, with
-``--million``, N = 1,000,000 (target: 5 minutes). Writes benchmarks/whatif_results.json.
+process (so imports, scenario loading and worker start-up count) for N = 20,000 (target: 5 s)
+and, with ``--million``, N = 1,000,000 (target: 5 minutes). Writes benchmarks/whatif_results.json.
 """
 
 from __future__ import annotations

@@ -439,3 +439,22 @@ def test_history_backtest_in_the_cli(chain_with_record) -> None:  # type: ignore
     assert "brier score (lower is better)" in text.output
     bad = CliRunner().invoke(app, [*args[:3], "1999-01", *args[4:]])
     assert bad.exit_code == 2 and "held-out" in bad.output
+
+
+def test_total_order_index_by_intervention_has_its_known_value(chain_drivers) -> None:  # type: ignore[no-untyped-def]
+    """Won by July = spark * hit * (u < push) with the plot's uniform draw u fixed by the
+    timeline. Redrawing push alone: given spark and hit (3/8 of timelines) the outcome is a coin
+    with mean 1 - u, variance u (1 - u), averaging 1/6; Var(Y) = 0.1875 * 0.8125. So the total
+    index is (3/8 / 6) / 0.15234 = 0.410 and the first-order one Var(0.375 push) / Var(Y) =
+    0.0117 / 0.1523 = 0.077. idle is read by nothing: exactly 0."""
+    result, _ = chain_drivers
+    report = find_drivers(
+        result.twin, result.interventions, result.outcomes, top=20, total_order=True
+    )
+    rows = {(r["outcome"], r["factor"]): r for r in report.rows}
+    push = rows[("won_by_july", "push")]
+    low, high = push["total_order"]["ci"]
+    assert low <= 0.410 <= high and 0.3 < push["total_order"]["index"] < 0.52
+    assert push["first_order"]["ci"][0] <= 0.077 <= push["first_order"]["ci"][1]
+    idle = rows.get(("won_by_july", "idle"))
+    assert idle is None or idle["total_order"]["index"] == 0.0

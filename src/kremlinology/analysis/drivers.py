@@ -347,3 +347,11 @@ def rank(
             low, high = row["ci"]
             ranked.append({**row, "direction": direction, "clear": bool(low > 0 or high < 0)})
     return ranked
+
+
+def jansen_total(y: np.ndarray, y_i: np.ndarray) -> float:
+    """Jansen's total-order estimate ``mean((y - y_i)^2) / (2 var(y))`` (0 when y is constant)."""
+    variance = float(y.var())
+    if variance == 0.0:
+        return 0.0
+    return float(((y - y_i) ** 2).mean() / (2.0 * variance))

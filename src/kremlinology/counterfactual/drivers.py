@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kremlinology.analysis import drivers as stats
+from kremlinology.analysis.effects import outcome_columns
 from kremlinology.counterfactual.interventions import (
     Block,
     Choose,
@@ -40,6 +41,8 @@ DEFAULT_SAMPLE = 2000
 """Kept timelines the candidates are tried on."""
 PARAMETER_SAMPLE = 5000
 """Kept timelines the parameters are measured on."""
+TOTAL_SAMPLE = 1000
+"""Kept timelines the parameters' total-order indices are estimated on (when asked for)."""
 
 
 @dataclass
@@ -75,6 +78,8 @@ class CandidateTask:
     timelines: np.ndarray
     plan: Plan
     stop: int
+    overrides: tuple[tuple[int, np.ndarray], ...] = ()
+    """(slot, per-timeline values) written over the parameters' draws before the first month."""
 
 
 def driver_sample(twin: TwinRun, sample: int = DEFAULT_SAMPLE) -> np.ndarray:
@@ -144,6 +149,8 @@ def _candidate_task(task: CandidateTask) -> np.ndarray:
     program = VectorProgram(scenario)
     last = int(task.timelines.max()) + 1
     block = start_block(program, task.seed, 0, last).take(task.timelines)
+    for slot, values in task.overrides:
+        block.world.values[slot] = values
     block.advance(task.plan, stop=task.stop)
     return np.asarray(block.records.outcomes)
 
@@ -157,6 +164,7 @@ def find_drivers(
     sample: int = DEFAULT_SAMPLE,
     top: int = 5,
     workers: int = 1,
+    total_order: bool = False,
 ) -> DriverReport:
     """Drivers of the ``top_outcomes`` outcomes that change most (``rows`` of ``effects``) in the
     what-if world of ``twin``: events and options by intervention on at most ``cap`` candidates
@@ -186,6 +194,12 @@ def find_drivers(
     found += stats.parameter_rows(
         scenario, stats.restrict(headline, some), twin.parameters[:, some], seed=twin.seed
     )
+    if total_order:
+        few = np.arange(min(TOTAL_SAMPLE, twin.kept))
+        indices = total_order_indices(twin, interventions, headline, few, workers)
+        for row in found:
+            if row["kind"] == "parameter" and (row["outcome"], row["factor"]) in indices:
+                row["total_order"] = indices[(row["outcome"], row["factor"])]
     return DriverReport(
         rows=stats.rank(found, headline, top),
         headline=[h.column.id for h in headline],
@@ -200,3 +214,52 @@ def find_drivers(
 def _name(scenario: Scenario, spec: stats.CandidateSpec) -> str:
     event = scenario.events[spec.event]
     return event.id if spec.option is None else f"{event.id}.{event.options[spec.option].id}"
+
+
+def total_order_indices(
+    twin: TwinRun,
+    interventions: list[Intervention],
+    headline: list[stats.Headline],
+    positions: np.ndarray,
+    workers: int = 1,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Total-order Sobol index of each parameter on each headline outcome, by intervention.
+
+    For each parameter the sampled timelines are simulated again (what-if interventions kept,
+    same draws) with that parameter alone redrawn: its values permuted across the timelines, an
+    independent draw from its distribution. Jansen's estimator ``E[(Y - Y_i)^2] / (2 Var Y)``
+    counts everything the parameter does, alone and with the other inputs (the other parameters
+    and the timeline's own draws); a 200-resample bootstrap over the timelines gives the interval.
+    """
+    scenario = twin.scenario
+    world = twin.whatif
+    rng = np.random.default_rng(twin.seed)
+    timelines = twin.timelines[positions]
+    stop = min(max(h.month for h in headline), scenario.end)
+    base = world.outcomes[:, positions]
+    tasks, names = [], []
+    for i, spec in enumerate(scenario.parameters):
+        values = twin.parameters[i, positions]
+        if np.ptp(values) == 0:
+            continue
+        redrawn = values[rng.permutation(values.size)]
+        plan = to_plan(list(interventions), scenario)
+        tasks.append(
+            CandidateTask(scenario, twin.seed, timelines, plan, stop, ((spec.slot, redrawn),))
+        )
+        names.append(spec.model.id)
+    with open_executor(workers, len(tasks)) as executor:
+        worlds = list(executor.map(_candidate_task, tasks))
+    local = stats.restrict(headline, positions)
+    picks = rng.integers(0, positions.size, size=(stats.BOOTSTRAP, positions.size))
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, values in zip(names, worlds, strict=True):
+        changed = {c.id: c.values for c in outcome_columns(scenario, values)}
+        before = {c.id: c.values for c in outcome_columns(scenario, base)}
+        for h in local:
+            y, y_i = before[h.column.id], changed[h.column.id]
+            index = stats.jansen_total(y, y_i)
+            boot = np.array([stats.jansen_total(y[p], y_i[p]) for p in picks])
+            low, high = np.quantile(boot, [0.025, 0.975])
+            found[(h.column.id, name)] = {"index": index, "ci": [float(low), float(high)]}
+    return found
