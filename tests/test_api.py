@@ -184,3 +184,11 @@ def test_long_calls_report_their_progress(testbed) -> None:  # type: ignore[no-u
         done = [d for d, _ in reports]
         assert done == sorted(done) and reports[-1][0] == reports[-1][1], (name, reports)
     assert heard["claim"][-1] == (1200, 1200) and heard["history"][-1] == (600, 600)
+
+
+def test_a_report_from_python_cuts_its_forum_posts(answer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = k.report(answer, tmp_path / "r", post_size=2_000, image_base="https://example.org/r")
+    posts = sorted((folder / "posts").glob("post-*.bbcode"))
+    assert posts and all(len(p.read_text(encoding="utf-8")) <= 2_000 for p in posts)
+    text = "".join(p.read_text(encoding="utf-8") for p in posts)
+    assert "[img]https://example.org/r/" in text

@@ -41,6 +41,7 @@ from kremlinology.narrate.charts import outcome_chart
 from kremlinology.narrate.chronicle import Chronicle
 from kremlinology.narrate.chronicle import chronicle as tell
 from kremlinology.narrate.plots import comparison_html, simulation_chart
+from kremlinology.narrate.posts import DEFAULT_POST_SIZE
 from kremlinology.narrate.report import write_report
 from kremlinology.narrate.templates import Narrator
 from kremlinology.narrate.verdicts import claim_html, claim_verdict, whatif_html, whatif_verdict
@@ -366,12 +367,21 @@ def report(
     seed: int = DEFAULT_SEED,
     *,
     condition: bool = True,
+    post_size: int = DEFAULT_POST_SIZE,
+    image_base: str | None = None,
 ) -> Path:
-    """Write a what-if report (Markdown, BBCode, JSON, PNG and SVG charts) into ``out_dir``.
+    """Write a what-if report (Markdown, BBCode, JSON, PNG and SVG charts, and the BBCode cut
+    into forum posts of at most ``post_size`` characters, images under ``image_base`` when
+    given) into ``out_dir``.
 
     The folder appears whole or not at all; an earlier report there is replaced. Returns it.
     """
-    return write_report(_answer(query, scenario, runs, seed, condition), Path(out_dir))
+    return write_report(
+        _answer(query, scenario, runs, seed, condition),
+        Path(out_dir),
+        post_size=post_size,
+        image_base=image_base,
+    )
 
 
 AUDIT_RUNS = 1_000
