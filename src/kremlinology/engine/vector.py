@@ -499,17 +499,20 @@ class VectorProgram:
         }
         draws = _Draws(seed, self.scenario.start, world.timelines)
         world.touch(-1)
-        while world.month <= stop:
-            month = world.month
-            if observer is not None:
-                observer.month_start(world)
-            for slot, fn in set_closures.get(month, ()):
-                _assign(world, slot, _detach(fn(world)), None, self.scenario, observer)
-            for event in self.active.get(month, ()):
-                if not plan.is_blocked(event, month):
-                    self._step(world, event, plan, draws, observer)
-            world.month = month + 1
-            world.touch(-1)
+        # The language's arithmetic overflows to infinities as IEEE does (the reference and
+        # compiled kernels alike, docs/scenario-format.md); NumPy's warnings would only be noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while world.month <= stop:
+                month = world.month
+                if observer is not None:
+                    observer.month_start(world)
+                for slot, fn in set_closures.get(month, ()):
+                    _assign(world, slot, _detach(fn(world)), None, self.scenario, observer)
+                for event in self.active.get(month, ()):
+                    if not plan.is_blocked(event, month):
+                        self._step(world, event, plan, draws, observer)
+                world.month = month + 1
+                world.touch(-1)
 
     def _step(
         self, world: WorldState, e: int, plan: Plan, draws: _Draws, observer: Observer | None
