@@ -9,6 +9,7 @@ result: the cache only saves time).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -212,6 +213,22 @@ def test_engine_names_and_defaults(testbed: Scenario, compiled_testbed: Compiled
         assert resolve_engine(None, testbed) == "numpy"
     with pytest.raises(ValueError, match="unknown engine"):
         resolve_engine("fast")
+
+
+def test_a_later_process_finds_the_kernel_in_the_cache(compiled_testbed: CompiledProgram) -> None:
+    code = (
+        "from kremlinology.engine.compiled import is_compiled, resolve_engine\n"
+        "from kremlinology.scenario.loader import load_scenario\n"
+        "s = load_scenario('testbed')\n"
+        "print(is_compiled(s), resolve_engine(None, s))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env.pop("KREMLINOLOGY_ENGINE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "compiled"]
 
 
 def test_importing_the_package_compiles_nothing() -> None:

@@ -123,10 +123,23 @@ def _source(scenario: Scenario) -> tuple[str, str]:
     return found
 
 
+def _marker(scenario: Scenario) -> Path:
+    """A small file naming the kernel last compiled for this scenario hash (a hint only: the
+    kernel that runs is always found by the hash of its generated text)."""
+    return kernel_dir() / f"scenario_{scenario.sha256[:32]}_{CODEGEN_VERSION}.key"
+
+
 def is_compiled(scenario: Scenario) -> bool:
-    """Whether the kernel of ``scenario`` is in this process or in the on-disk cache."""
-    _, key = _source(scenario)
-    return key in _MODULES or any((kernel_dir() / "__pycache__").glob(f"k_{key}.kernel-*.nbi"))
+    """Whether the kernel of ``scenario`` was compiled (in this process or in the on-disk cache),
+    without generating its text (which takes a while for a large scenario)."""
+    found = _SOURCES.get(scenario.sha256)
+    if found is not None and found[1] in _MODULES:
+        return True
+    try:
+        key = _marker(scenario).read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    return any((kernel_dir() / "__pycache__").glob(f"k_{key}.kernel-*.nbi"))
 
 
 def kernel_dir() -> Path:
@@ -173,6 +186,11 @@ def load_kernel(scenario: Scenario) -> ModuleType:
     if not cached and os.environ.get("KREMLINOLOGY_QUIET") != "1":
         print(f"compiled in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     _MODULES[key] = module
+    marker = _marker(scenario)
+    if not marker.exists() or marker.read_text(encoding="utf-8").strip() != key:
+        partial = folder / f".{marker.name}.{os.getpid()}.tmp"
+        partial.write_text(key + "\n", encoding="utf-8")
+        os.replace(partial, marker)
     return module
 
 
