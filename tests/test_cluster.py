@@ -103,6 +103,10 @@ def test_run_and_whatif_on_the_cluster_equal_one_machine(scheduler: str) -> None
     local = _json(run)
     remote = _json([*run, "--cluster", scheduler])
     assert json.dumps(_without_times(local)) == json.dumps(_without_times(remote))
+    history = ["history", "--scenario", "testbed", "--runs", "1500", "--json", "--engine", "numpy"]
+    local = _json(history)
+    remote = _json([*history, "--cluster", scheduler])
+    assert json.dumps(_without_times(local)) == json.dumps(_without_times(remote))
     whatif = ["whatif", "no_plot", "--scenario", "testbed", "--runs", "2000", "--json",
               "--engine", "numpy", "--no-drivers"]  # fmt: skip
     local = _json(whatif)

@@ -129,14 +129,18 @@ def history_command(
         str | None,
         typer.Option("--holdout", metavar="YYYY-MM", help="the backtest's holdout month"),
     ] = None,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """How often the baseline reproduces each dated fact of the record (``--backtest``: how well
     a fit to the earlier facts forecasts the later ones)."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
+    kernel = parse_engine(engine)
     if backtest:
-        _backtest(scenario, n, s, holdout, as_json)
+        with user_errors(), use_engine(kernel), use_cluster(cluster):
+            _backtest(scenario, n, s, holdout, as_json)
         return
-    with user_errors():
+    with user_errors(), use_engine(kernel), use_cluster(cluster):
         update, close = progress_bar("simulating the baseline")
         try:
             report = run_history(load(scenario), n, s, ledger=ledger, progress=update)
