@@ -336,9 +336,15 @@ def test_the_whatif_page_from_form_to_result(client: TestClient) -> None:
         "BBCode report",
         "JSON result",
         "The rebel was crushed",
-        "Why this happened in this world",
     ):
         assert text in page.text, text
+    # the drivers and the why-chain follow in the background, once the queue is quiet
+    deadline = time.monotonic() + 120
+    while "The drivers are being found" in page.text:
+        assert time.monotonic() < deadline, "the background never explained the answer"
+        time.sleep(0.2)
+        page = client.get(url)
+    assert "Why this happened in this world" in page.text and 'class="drivers"' in page.text
     unconditioned = client.get("/whatif", params=form | {"condition": ""}, follow_redirects=False)
     assert unconditioned.headers["location"].endswith("&condition=false")
     for link in re.findall(r'href="(/report/[0-9a-f]{64}/[^"]+)"', page.text):
@@ -403,24 +409,47 @@ def test_scenario_json(client: TestClient) -> None:
 
 
 def test_a_report_is_written_after_its_answer(tmp_path: Path, monkeypatch: Any) -> None:
-    """The answer does not wait for the report's charts; a report file asked for before the
-    background has written it is written then, and attached to the stored answer."""
+    """The answer does not wait for its drivers, why-chain and report; they are found later
+    (here: when a report file is asked for) and the stored answer becomes the whole one, which
+    the JSON API waits for."""
     monkeypatch.setattr(Explorer, "_queue_report", lambda self, request, client: None)
-    params = {"q": "no_plot", "runs": RUNS, "seed": 11}
+    params = {"scenario": "testbed", "q": "no_plot", "runs": RUNS, "seed": 11}
     with TestClient(create_app(settings(tmp_path / "r.sqlite3"))) as fresh:
-        answer = fresh.get("/api/whatif", params=params)
-        assert answer.status_code == 200
+        first = fresh.get("/whatif", params=params)
+        job = re.search(r'data-job="([0-9a-f]+)"', first.text)
+        if job is not None:
+            assert wait_done(fresh, job.group(1))["state"] == "done"
         explorer: Explorer = fresh.app.state.explorer  # type: ignore[attr-defined]
         wanted = explorer.whatif_request(None, "no_plot", RUNS, 11)
         digest = wanted.key.digest
+        stored = explorer.cached(wanted)
+        assert stored is not None and stored["explained"] is False
+        assert stored["result"]["drivers"] == [] and stored["why"] is None
         assert explorer.store.files(digest) == ["result.json"]  # the report is not written yet
+        page = fresh.get("/whatif", params=params)
+        assert "The drivers are being found" in page.text and 'class="outcomes"' in page.text
         chart = fresh.get(f"/report/{digest}/divergence.svg")
         assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
         assert "report.md" in explorer.store.files(digest)
+        whole = explorer.cached(wanted)
+        assert whole is not None and whole["explained"] is True and whole["result"]["drivers"]
+        assert whole["chronicle"] == stored["chronicle"]  # the first answer's parts stay
         markdown = fresh.get(f"/report/{digest}/report.md")
         assert markdown.status_code == 200 and "rebel" in markdown.text.lower()
         assert fresh.get(f"/report/{digest}/nothing.txt").status_code == 404
+        assert "The drivers are being found" not in fresh.get("/whatif", params=params).text
         history = explorer.history_request(None, RUNS, 1)
         assert fresh.get("/api/history", params={"runs": RUNS, "seed": 1}).status_code == 200
         # a stored answer that is not a what-if has no report to write
         assert fresh.get(f"/report/{history.key.digest}/report.md").status_code == 404
+
+
+def test_the_json_answer_waits_for_the_drivers(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(Explorer, "_queue_report", lambda self, request, client: None)
+    params = {"q": "no_plot", "runs": RUNS, "seed": 12}
+    with TestClient(create_app(settings(tmp_path / "j.sqlite3"))) as fresh:
+        answer = fresh.get("/api/whatif", params=params)
+        assert answer.status_code == 200 and answer.json()["drivers"]
+        assert answer.json()["drivers_method"] is not None
+        explorer: Explorer = fresh.app.state.explorer  # type: ignore[attr-defined]
+        assert explorer.explained(explorer.whatif_request(None, "no_plot", RUNS, 12))

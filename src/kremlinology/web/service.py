@@ -317,20 +317,23 @@ class Explorer:
 
     def _whatif(self, request: Request, job: Job) -> dict[str, Any]:
         result = self._simulate(request, job)
-        data = result.to_dict()
         payload: dict[str, Any] = {
-            "result": data,
+            # the drivers (found by intervention, several times the answer's own cost) and the
+            # why-chain come later, with the report: see _report_job
+            "result": result.to_dict(drivers=False),
+            "explained": False,
             "verdict": whatif_verdict(result),
             "chronicle": None,
+            "why": None,
             "families": [],
             "notes": [],
         }
         job.set_stage("writing chronicles", 0.8, 0.95)
-        self._narrate(result, payload)
-        # The answer goes out without waiting for the report: its charts take seconds of
-        # matplotlib under a global lock, which would make every answer wait behind every
-        # other answer's charts. The report is written in the background (or when a file of
-        # it is asked for) and attached to the stored answer.
+        self._narrate(result, payload, causes=False)
+        # The answer goes out without waiting for its explanation and report: the drivers take
+        # several times the simulation, the charts seconds of matplotlib under a global lock,
+        # and both would make every answer wait behind every other's. They are found in the
+        # background (or when asked for) and the stored answer is replaced by the whole one.
         payload["files"] = ["result.json"]
         job.set_stage("saving", 0.95, 0.99)
         text = json.dumps(payload, allow_nan=False)
@@ -338,15 +341,36 @@ class Explorer:
         self._queue_report(request, job.client)
         return payload
 
+    def explained(self, request: Request) -> bool:
+        """Whether the stored answer of a what-if has its drivers, why-chain and report."""
+        stored = self.cached(request)
+        return bool(stored is not None and stored.get("explained", True))
+
     def _queue_report(self, request: Request, client: str) -> None:
+        """Queue, as background work, what the first answer left out: its explanation (drivers
+        and why-chain), which then queues its report."""
         try:
-            self.submit_report(request, client, background=True)
-        except (QueueFull, RuntimeError):  # busy or closing: the report is written on request
-            log.info("report of %s left for later", request.key.digest[:12])
+            self.submit_explain(request, client, background=True)
+        except (QueueFull, RuntimeError):  # busy or closing: found when asked for
+            log.info("explanation of %s left for later", request.key.digest[:12])
+
+    def submit_explain(self, request: Request, client: str, background: bool = False) -> Job:
+        """Queue the finding of a stored what-if's drivers and why-chain (the stored answer is
+        then replaced by the whole one), or join the job already doing it."""
+        return self.jobs.submit(
+            request.key.digest + ":explain",
+            "explain",
+            lambda job: self._explain_job(request, job),
+            client,
+            None,
+            {"params": request.params()},
+            runs=request.runs,
+            background=background,
+        )
 
     def submit_report(self, request: Request, client: str, background: bool = False) -> Job:
         """Queue the writing of a stored what-if's report (its files are attached to the
-        stored answer), or join the job already doing it."""
+        stored answer; the answer is explained first if it is not yet), or join that job."""
         return self.jobs.submit(
             request.key.digest + ":report",
             "report",
@@ -373,11 +397,43 @@ class Explorer:
         request = Request("whatif", loaded, key.query, key.runs, key.seed, key.condition)
         return request if request.key.digest == digest else None
 
+    def _explain_job(self, request: Request, job: Job) -> dict[str, Any]:
+        """Find the drivers and the why-chain and store the whole answer in place of the first
+        one; then queue the report (background work)."""
+        stored = self.cached(request)
+        if stored is not None and stored.get("explained", True):
+            return stored
+        result = self._simulate(request, job)
+        job.set_stage("finding the drivers by intervention", 0.5, 0.85)
+        payload: dict[str, Any] = dict(stored or {})
+        payload["result"] = result.to_dict()
+        payload["explained"] = True
+        payload.setdefault("notes", [])
+        job.set_stage("tracing why the typical timeline went as it did", 0.85, 0.98)
+        try:
+            told = chronicle(result, replayer=Replayer(result.twin), causes=True)
+            payload["why"] = told.causes
+        except Exception as error:  # the answer stands without its why-chain
+            log.exception("why-chain failed")
+            payload["notes"].append(f"The why-chain could not be found: {error}")
+        files = {name: self.store.file(request.key.digest, name) for name in ["result.json"]}
+        kept = {n: (f.media_type, f.data) for n, f in files.items() if f is not None}
+        self.store.put(request.key, json.dumps(payload, allow_nan=False), kept)
+        try:
+            self.submit_report(request, job.client, background=True)
+        except (QueueFull, RuntimeError):  # busy or closing: written when asked for
+            log.info("report of %s left for later", request.key.digest[:12])
+        return payload
+
     def _report_job(self, request: Request, job: Job) -> list[str]:
+        """Write the report of a stored what-if (explained first if it is not yet) and attach
+        its files to the stored answer."""
         if "report.md" in self.store.files(request.key.digest):
             return self.store.files(request.key.digest)
+        if not self.explained(request):
+            self._explain_job(request, job)
         result = self._simulate(request, job)
-        job.set_stage("writing the report", 0.8, 0.98)
+        job.set_stage("writing the report", 0.9, 0.98)
         notes: list[str] = []
         files = self._report(result, notes)
         self.store.attach(request.key.digest, files)
@@ -385,11 +441,12 @@ class Explorer:
             raise RuntimeError(notes[0])
         return sorted(files)
 
-    def _narrate(self, result: WhatIfResult, payload: dict[str, Any]) -> None:
+    def _narrate(self, result: WhatIfResult, payload: dict[str, Any], causes: bool = True) -> None:
         try:
             replayer = Replayer(result.twin)
-            told = chronicle(result, replayer=replayer, causes=True)
-            payload["why"] = told.causes  # "why this happened in this world", for the page
+            told = chronicle(result, replayer=replayer, causes=causes)
+            if causes:
+                payload["why"] = told.causes  # "why this happened in this world", for the page
             payload["chronicle"] = dataclasses.replace(told, causes=None).to_dict()
             for family in families(result, max_families=self.settings.max_families):
                 entry = family.to_dict()

@@ -113,6 +113,7 @@ def result_context(explorer: Explorer, stored: dict[str, Any], wanted: Request) 
         "families": families,
         "chronicle": views.chronicle_parts(chronicle) if chronicle else None,
         "why": views.why_rows(stored.get("why") or [], wanted.scenario),
+        "explaining": not stored.get("explained", True),
         "notes": stored.get("notes", []),
         "downloads": downloads,
         "api_url": "/api/whatif?" + urlencode(wanted.params()),

@@ -10,9 +10,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from kremlinology.web.answers import answer, json_text, result_text
+from kremlinology.web.answers import answer, json_text, result_text, wait_for_job
 from kremlinology.web.deps import ClientDep, ExplorerDep
-from kremlinology.web.errors import user_errors
+from kremlinology.web.errors import ApiError, user_errors
+from kremlinology.web.jobs import FAILED
 from kremlinology.web.models import (
     ERRORS,
     ChronicleOut,
@@ -45,6 +46,16 @@ async def whatif_part(explorer: Explorer, part: str, params: WhatIfParams, clien
     text = await result_text(explorer, request, client)
     if isinstance(text, Response):
         return text
+    if part == "result" and not json.loads(text).get("explained", True):
+        # the JSON answer is the CLI's whole one: wait for its drivers (202 if they take long)
+        with user_errors():
+            job = explorer.submit_explain(request, client)
+        pending = await wait_for_job(explorer, job)
+        if pending is not None:
+            return pending
+        if job.state == FAILED:
+            raise ApiError(500, job.error or "the drivers could not be found")
+        text = await run_in_threadpool(explorer.cached_text, request) or text
     return json_text(json.dumps(json.loads(text)[part], allow_nan=False))
 
 
