@@ -4,7 +4,7 @@
 
 Each job draws its share of examples from tests/hostile.py's strategies (with its own seed) and
 checks each in a sandboxed child process. The end prints one line per count (ok, refused,
-tracebacks, hangs over 10 s of CPU or 60 s wall, memory blow-ups over 1 GB, and the answers that
+tracebacks, hangs over 10 s of CPU or 60 s asleep, memory blow-ups over 1 GB, and the answers that
 took over 10 s of wall clock only because the machine was busy) and the first examples of each kind
 of failure; the exit status is 1 if any traceback, hang or blow-up was found.
 """
@@ -122,7 +122,7 @@ def main() -> int:
     print(f"  refused with a clear error: {counts['refused']:,}")
     print(f"  tracebacks: {counts['traceback']:,}")
     wall = sorted(w for r in results for w in r.get("wall", []))
-    print(f"  hangs over 10 s of CPU (or 60 s wall): {counts['hang']:,}")
+    print(f"  hangs over 10 s of CPU (or 60 s blocked): {counts['hang']:,}")
     print(f"  memory blow-ups over 1 GB: {counts['memory']:,}")
     print(f"  slowest answer: {slowest[0]:.1f} s of CPU ({slowest[1]})")
     print(

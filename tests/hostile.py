@@ -13,8 +13,9 @@ process (tests/hostile_child.py) and classifies the outcome: ``ok``, ``refused``
 ``traceback``, ``hang`` (no answer within the timeout; the child is killed and replaced) or
 ``memory`` (its resident memory grew by more than the limit; killed and replaced). The timeout
 counts the child's CPU seconds, so that a busy machine (other processes taking the cores) does not
-pass for a runaway; a child that waits without computing (a blocking read) is caught by a wall
-clock limit of ``wall_factor`` times the timeout. Every outcome also carries its wall seconds.
+pass for a runaway; a child that waits without computing (asleep, as on a blocking read) is caught
+once it has slept ``wall_factor`` times the timeout; a child that is runnable but starved of a core
+by other work counts neither. Every outcome also carries its wall seconds.
 """
 
 from __future__ import annotations
@@ -457,6 +458,7 @@ class Sandbox:
         child = child or self._start()
         assert child.stdin is not None and child.stdout is not None
         started, cpu_before = time.monotonic(), _cpu_s(child.pid)
+        waited, last = 0.0, started  # seconds the child slept (blocked) while we waited
         child.stdin.write((json.dumps({"folder": str(folder), "run": self.run}) + "\n").encode())
         child.stdin.flush()
         while True:
@@ -470,7 +472,7 @@ class Sandbox:
                 answer = json.loads(line)
                 rss = _rss(child.pid)
                 self.baseline = self.baseline or rss
-                if cpu > self.timeout_s or seconds > self.wall_s:
+                if cpu > self.timeout_s or waited > self.wall_s:
                     detail = f"answered after {cpu:.1f} s of CPU, {seconds:.1f} s wall"
                     return Outcome("hang", detail, seconds, cpu_s=cpu)
                 return Outcome(
@@ -481,10 +483,17 @@ class Sandbox:
                     int(answer.get("longest", 0)),
                     cpu,
                 )
-            seconds, cpu = time.monotonic() - started, _cpu_s(child.pid) - cpu_before
-            if cpu > self.timeout_s or seconds > self.wall_s:
+            now = time.monotonic()
+            seconds, cpu = now - started, _cpu_s(child.pid) - cpu_before
+            if _state(child.pid) in ("S", "D"):  # asleep: waiting for something, not computing
+                waited += now - last
+            last = now
+            if cpu > self.timeout_s or waited > self.wall_s:
                 self._kill()
-                detail = f"no answer after {cpu:.1f} s of CPU, {seconds:.1f} s wall"
+                detail = (
+                    f"no answer after {cpu:.1f} s of CPU, {seconds:.1f} s wall "
+                    f"({waited:.1f} s of it waiting without computing)"
+                )
                 return Outcome("hang", detail, seconds, cpu_s=cpu)
             rss = _rss(child.pid)
             if self.baseline and rss - self.baseline > self.memory_bytes:
@@ -509,6 +518,15 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self._kill()
         self.child = None
+
+
+def _state(pid: int) -> str:
+    """A process's scheduler state (R running or runnable, S sleeping, D in I/O, ...)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "?"
 
 
 def _cpu_s(pid: int) -> float:
