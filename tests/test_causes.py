@@ -458,3 +458,23 @@ def test_total_order_index_by_intervention_has_its_known_value(chain_drivers) ->
     assert push["first_order"]["ci"][0] <= 0.077 <= push["first_order"]["ci"][1]
     idle = rows.get(("won_by_july", "idle"))
     assert idle is None or idle["total_order"]["index"] == 0.0
+
+
+def test_calibrate_backtests_too(chain_with_record) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from kremlinology.cli import app
+
+    folder = str(chain_with_record.path)
+    args = ["calibrate", "--scenario", folder, "--runs", "3000", "--accept", "0.05", "--no-write"]
+    done = CliRunner().invoke(app, [*args, "--backtest", "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    backtest = data["backtest"]
+    assert backtest["heldout_facts"] >= 1 and backtest["fit_facts"] >= 1
+    assert {"posterior", "prior", "base_rate"} <= set(backtest["scores"]["brier"])
+    assert data["written"] is None
+    text = CliRunner().invoke(app, [*args, "--backtest"])
+    assert text.exit_code == 0 and "brier score (lower is better)" in text.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -168,6 +168,12 @@ def _backtest(scenario: str, runs: int, seed: int, holdout: str | None, as_json:
     if as_json:
         print(json.dumps(found, allow_nan=False))
         return
+    print_backtest(found, runs, seed)
+
+
+def print_backtest(found: dict[str, Any], runs: int, seed: int) -> None:
+    """Print a backtest (``analysis.validation.Backtest.to_dict``): the held-out facts' three
+    forecasts and the scores with their intervals."""
     console = Console()
     table = Table("month", "held-out fact", "posterior", "prior", "base rate", title="Backtest")
     for fact in found["facts"]:

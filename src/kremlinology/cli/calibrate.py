@@ -11,6 +11,8 @@ import typer
 from kremlinology.analysis.calibrate import Calibration, install_posterior
 from kremlinology.analysis.calibrate import calibrate as run_calibration
 from kremlinology.analysis.fidelity import history as run_history
+from kremlinology.analysis.validation import backtest as run_backtest
+from kremlinology.cli.baseline import print_backtest
 from kremlinology.cli.common import (
     IKnowOption,
     JsonOption,
@@ -45,6 +47,14 @@ def calibrate_command(
     replicates: Annotated[int, typer.Option(help="timelines per parameter set")] = 50,
     write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
     as_json: JsonOption = False,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="also fit on the facts before the holdout month and score the later ones "
+            "against the prior and a base rate (as history --backtest)",
+        ),
+    ] = False,
 ) -> None:
     """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
@@ -88,6 +98,13 @@ def calibrate_command(
                     f"fit {score_text(report['fit_score'])}, "
                     f"held out {score_text(report['holdout_score'])} ({SCORED_RUNS:,} timelines)"
                 )
+    if backtest:
+        with user_errors():
+            found = run_backtest(loaded, None, n, s, accept=accept, method=method).to_dict()
+        if as_json:
+            summary["backtest"] = found
+        else:
+            print_backtest(found, n, s)
     if as_json:
         summary["elapsed_s"] = round(result.elapsed_s, 3)
         summary["written"] = str(loaded.path / "posterior.csv") if write else None
