@@ -146,11 +146,18 @@ def report_in_flight(tmp_path: Path, how: signal.Signals) -> tuple[Path, int]:
     return target, process.returncode
 
 
+def contents(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (the report has a ``posts/`` folder), by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
 @pytest.fixture
 def old_report(tmp_path: Path, riot_result: object) -> dict[str, bytes]:
     target = tmp_path / "r"
     write_report(riot_result, target)  # type: ignore[arg-type]
-    return {p.name: p.read_bytes() for p in target.iterdir()}
+    return contents(target)
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +173,7 @@ def test_sigterm_during_a_report_leaves_the_old_one_and_nothing_else(
     target, code = report_in_flight(tmp_path, signal.SIGTERM)
     assert code == 143
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flag", "r"]
-    assert {p.name: p.read_bytes() for p in target.iterdir()} == old_report
+    assert contents(target) == old_report
 
 
 def test_sigkill_during_a_report_is_cleaned_by_the_next_one(
@@ -174,7 +181,7 @@ def test_sigkill_during_a_report_is_cleaned_by_the_next_one(
 ) -> None:
     target, code = report_in_flight(tmp_path, signal.SIGKILL)
     assert code == -9
-    assert {p.name: p.read_bytes() for p in target.iterdir()} == old_report  # still whole
+    assert contents(target) == old_report  # still whole
     left = [p for p in tmp_path.iterdir() if p.name.startswith(".r.")]
     assert len(left) == 1 and left[0].name.endswith(".partial")
     write_report(riot_result, target)  # type: ignore[arg-type]

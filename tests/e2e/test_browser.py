@@ -98,7 +98,9 @@ def test_ask_a_whatif_in_chromium(tmp_path: Path) -> None:
                 expect(link).to_be_visible()
                 href = link.get_attribute("href")
                 assert href is not None
-                download = page.request.get(base + href)
+                # a report is written after its answer (with the drivers found first), so the
+                # first download may wait for it: as long as the server waits, not 30 s
+                download = page.request.get(base + href, timeout=300_000)
                 assert download.ok and download.body()
             page.screenshot(path=str(ARTIFACTS / "web-whatif.png"), full_page=True)
 
