@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kremlinology.analysis.validation import backtest as run_backtest
+from kremlinology.api import Simulation, simulate
 from kremlinology.api import history as run_history
-from kremlinology.api import simulate
 from kremlinology.cli.common import (
     ClusterOption,
     EngineOption,
@@ -30,6 +30,7 @@ from kremlinology.cli.common import (
     progress_bar,
     score_text,
     user_errors,
+    with_progress,
     write_timelines,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
@@ -64,22 +65,27 @@ def run_command(
     kernel = parse_engine(engine)
     with user_errors(), use_engine(kernel), use_cluster(cluster):
         loaded = load(scenario)
-        update, close = progress_bar("simulating")
         keep = True if timelines_out is not None else None
-        try:
-            result = simulate(
+        result = with_progress(
+            "simulating",
+            lambda update: simulate(
                 loaded, runs=n, seed=s, workers=w, progress=update, keep_timelines=keep
-            )
-        finally:
-            close()
+            ),
+        )
         write_timelines(result.timelines, timelines_out)
     if as_json:
         print(result.to_json())
         return
+    print_run(result, show_all)
+
+
+def print_run(result: Simulation, show_all: bool = False) -> None:
+    """The human output of ``run``: outcome and event tables (what never happens is counted,
+    not listed, unless ``show_all``)."""
     console = Console()
     console.print(
-        f"[bold]{loaded.manifest.title}[/bold]: {n:,} timelines, seed {s}, "
-        f"{result.raw.elapsed_s:.2f} s"
+        f"[bold]{result.scenario.manifest.title}[/bold]: {result.runs:,} timelines, "
+        f"seed {result.seed}, {result.raw.elapsed_s:.2f} s"
     )
     table = Table("outcome", "share or mean", "95% interval", title="Outcomes")
     hidden = 0

@@ -23,9 +23,9 @@ from kremlinology.cli.common import (
     load,
     parse_runs,
     parse_seed,
-    progress_bar,
     score_text,
     user_errors,
+    with_progress,
 )
 from kremlinology.defaults import DEFAULT_SCENARIO, DEFAULT_SEED
 from kremlinology.limits import cores
@@ -64,9 +64,9 @@ def calibrate_command(
         loaded = load(scenario)
         if method not in ("replicates", "timeline") or replicates < 1:
             fail("--method is replicates or timeline, and --replicates at least 1")
-        update, close = progress_bar("fitting: simulating parameter sets")
-        try:
-            result = run_calibration(
+        result = with_progress(
+            "fitting: simulating parameter sets",
+            lambda update: run_calibration(
                 loaded,
                 n,
                 s,
@@ -75,21 +75,12 @@ def calibrate_command(
                 method=method,
                 replicates=replicates,
                 progress=update,
-            )
-        finally:
-            close()
-        prior = result.prior_report
+            ),
+        )
         asked = {"method": method, "replicates": replicates, "runs": n, "accept": accept}
         summary = _summary(result, asked)
         if not as_json:
-            print(
-                f"prior: score {prior['score']:.3f}, fit {score_text(prior['fit_score'])}, "
-                f"held out {score_text(prior['holdout_score'])} ({n:,} timelines)"
-            )
-            print(
-                f"accepted {result.accepted:,} parameter sets "
-                f"(distance <= {result.threshold:.3f}) in {result.elapsed_s:.1f} s"
-            )
+            _print_fit(result, n)
         if write:
             report = _install(loaded, result, summary)
             if not as_json:
@@ -109,6 +100,19 @@ def calibrate_command(
         summary["elapsed_s"] = round(result.elapsed_s, 3)
         summary["written"] = str(loaded.path / "posterior.csv") if write else None
         print(json.dumps(summary, allow_nan=False))
+
+
+def _print_fit(result: Calibration, runs: int) -> None:
+    """The prior's scores and what the fit accepted, in two lines."""
+    prior = result.prior_report
+    print(
+        f"prior: score {prior['score']:.3f}, fit {score_text(prior['fit_score'])}, "
+        f"held out {score_text(prior['holdout_score'])} ({runs:,} timelines)"
+    )
+    print(
+        f"accepted {result.accepted:,} parameter sets "
+        f"(distance <= {result.threshold:.3f}) in {result.elapsed_s:.1f} s"
+    )
 
 
 def _summary(result: Calibration, asked: dict[str, Any]) -> dict[str, Any]:
