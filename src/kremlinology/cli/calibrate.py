@@ -35,6 +35,16 @@ SCORED_RUNS = 20_000
 SCORES = ("score", "fit_score", "holdout_score")
 
 
+BacktestOption = Annotated[
+    bool,
+    typer.Option(
+        "--backtest",
+        help="also fit on the facts before the holdout month and score the later ones "
+        "against the prior and a base rate (as history --backtest)",
+    ),
+]
+
+
 def calibrate_command(
     scenario: ScenarioOption = DEFAULT_SCENARIO,
     runs: RunsOption = "400000",
@@ -47,14 +57,7 @@ def calibrate_command(
     replicates: Annotated[int, typer.Option(help="timelines per parameter set")] = 50,
     write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
     as_json: JsonOption = False,
-    backtest: Annotated[
-        bool,
-        typer.Option(
-            "--backtest",
-            help="also fit on the facts before the holdout month and score the later ones "
-            "against the prior and a base rate (as history --backtest)",
-        ),
-    ] = False,
+    backtest: BacktestOption = False,
 ) -> None:
     """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
