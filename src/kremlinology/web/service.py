@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -357,24 +358,26 @@ class Explorer:
     def submit_explain(self, request: Request, client: str, background: bool = False) -> Job:
         """Queue the finding of a stored what-if's drivers and why-chain (the stored answer is
         then replaced by the whole one), or join the job already doing it."""
-        return self.jobs.submit(
-            request.key.digest + ":explain",
-            "explain",
-            lambda job: self._explain_job(request, job),
-            client,
-            None,
-            {"params": request.params()},
-            runs=request.runs,
-            background=background,
-        )
+        return self._follow_up(request, "explain", self._explain_job, client, background)
 
     def submit_report(self, request: Request, client: str, background: bool = False) -> Job:
         """Queue the writing of a stored what-if's report (its files are attached to the
         stored answer; the answer is explained first if it is not yet), or join that job."""
+        return self._follow_up(request, "report", self._report_job, client, background)
+
+    def _follow_up(
+        self,
+        request: Request,
+        kind: str,
+        work: Callable[[Request, Job], Any],
+        client: str,
+        background: bool,
+    ) -> Job:
+        """A job that completes a stored what-if, keyed by the what-if and ``kind``."""
         return self.jobs.submit(
-            request.key.digest + ":report",
-            "report",
-            lambda job: self._report_job(request, job),
+            f"{request.key.digest}:{kind}",
+            kind,
+            lambda job: work(request, job),
             client,
             None,
             {"params": request.params()},
@@ -416,9 +419,9 @@ class Explorer:
         except Exception as error:  # the answer stands without its why-chain
             log.exception("why-chain failed")
             payload["notes"].append(f"The why-chain could not be found: {error}")
-        files = {name: self.store.file(request.key.digest, name) for name in ["result.json"]}
-        kept = {n: (f.media_type, f.data) for n, f in files.items() if f is not None}
-        self.store.put(request.key, json.dumps(payload, allow_nan=False), kept)
+        self.store.put(
+            request.key, json.dumps(payload, allow_nan=False), {"result.json": _result_file(result)}
+        )
         try:
             self.submit_report(request, job.client, background=True)
         except (QueueFull, RuntimeError):  # busy or closing: written when asked for
