@@ -33,7 +33,8 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 	$(BIN)/python benchmarks/whatif_bench.py
-	$(BIN)/python benchmarks/engines.py --cluster
+	$(BIN)/python benchmarks/engines.py
+	$(BIN)/python benchmarks/cluster_bench.py
 	$(BIN)/python benchmarks/drivers_bench.py
 
 fuzz: $(STAMP)

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO
+from conftest import REPO, TESTBED
 from kremlinology.cli import build_app
 from kremlinology.engine.cluster import ClusterError, DaskExecutor, parse_spec, use_cluster
+from test_cancellation import STOP_S, children, start, stop_and_time, wait_for
 
 distributed = pytest.importorskip("distributed")
 DASK = Path(sys.executable).parent / "dask"
@@ -114,6 +117,39 @@ def test_run_and_whatif_on_the_cluster_equal_one_machine(scheduler: str) -> None
     assert json.dumps(_without_times(local)) == json.dumps(_without_times(remote))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["claim", "plot", "rebel_crushed", "--runs", "800"],
+        ["why", "no_plot", "king_rules", "--runs", "300"],
+        ["whatif", "no_plot", "--runs", "600"],  # with its drivers (found by intervention)
+        ["calibrate", "--runs", "1200", "--accept", "0.1", "--no-write", "--replicates", "10"],
+    ],
+    ids=["claim", "why", "whatif-drivers", "calibrate"],
+)
+def test_every_simulating_command_on_the_cluster_equals_one_machine(
+    scheduler: str, args: list[str]
+) -> None:
+    """The same JSON, elapsed times aside, on one machine and on the two workers."""
+    common = [*args, "--scenario", "testbed", "--seed", "4", "--json", "--engine", "numpy"]
+    local = _json(common)
+    tasks = _tasks_done(scheduler)
+    remote = _json([*common, "--cluster", scheduler])
+    assert json.dumps(_without_times(local)) == json.dumps(_without_times(remote))
+    assert _tasks_done(scheduler) > tasks  # the work was done on the cluster
+
+
+def _tasks_done(address: str) -> int:
+    """How many tasks the cluster's workers have run so far."""
+    with distributed.Client(address, timeout=30) as client:
+        counts = client.run(_executed)
+    return sum(counts.values())
+
+
+def _executed(dask_worker: Any) -> int:
+    return int(dask_worker.state.executed_count)
+
+
 def test_the_cluster_does_the_work_in_order(scheduler: str) -> None:
     with use_cluster(scheduler) as executor:
         assert isinstance(executor, DaskExecutor) and executor.workers == 2
@@ -142,3 +178,101 @@ def test_bad_cluster_values_are_clear_errors() -> None:
         build_app(), ["run", "--scenario", "testbed", "--runs", "10", "--cluster", "local:x"]
     )
     assert result.exit_code == 2 and "local:N needs N" in result.output
+
+
+CLUSTER_RUNS = "5000000"
+"""Hundreds of blocks: minutes of work for the two workers."""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["whatif", "no_plot"], ["run", "--timelines-out", "{out}"]],
+    ids=["whatif", "run"],
+)
+def test_ctrl_c_stops_a_cluster_run_and_its_tasks(
+    scheduler: str, tmp_path: Path, command: list[str]
+) -> None:
+    """Ctrl-C in the middle of a run on the cluster: the command ends within STOP_S with the
+    usual 'interrupted' and exit code 130, no traceback or warning, nothing written, and the
+    cluster forgets the run's tasks."""
+    out = tmp_path / "timelines.parquet"
+    args = [a.format(out=out) for a in command]
+    args += ["--scenario", str(TESTBED), "--runs", CLUSTER_RUNS, "--i-know", "--engine", "numpy"]
+    with distributed.Client(scheduler, timeout=30) as watcher:
+        process = start([*args, "--cluster", scheduler])
+        wait_for(lambda: process.poll() is not None or any(watcher.processing().values()))
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.5)  # both workers are computing blocks
+        seconds = stop_and_time(process, signal.SIGINT, group=True)
+        _, err = process.communicate()
+        assert process.returncode == 130
+        assert err.strip() == "interrupted"  # no traceback, no warning of Dask's
+        assert seconds < STOP_S, f"stopped after {seconds:.2f} s"
+        wait_for(lambda: watcher.run_on_scheduler(_task_count) == 0, 10)
+    assert list(tmp_path.iterdir()) == []  # no table, whole or half
+
+
+def test_ctrl_c_stops_a_local_cluster_with_its_workers() -> None:
+    """Ctrl-C reaches the whole process group, the local cluster's workers too: they end with
+    the command, which says only 'interrupted' (exit code 130)."""
+    args = ["run", "--scenario", str(TESTBED), "--runs", CLUSTER_RUNS, "--i-know"]
+    process = start([*args, "--engine", "numpy", "--cluster", "local:2"])
+    # both workers have started and are computing: each has used seconds of CPU
+    wait_for(lambda: sum(_cpu_s(c) > 3 for c in children(process.pid)) >= 2)
+    seconds = stop_and_time(process, signal.SIGINT, group=True)  # and the workers are gone
+    _, err = process.communicate()
+    assert process.returncode == 130 and err.strip() == "interrupted"
+    assert seconds < STOP_S, f"stopped after {seconds:.2f} s"
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds a process has used (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _task_count(dask_scheduler: Any) -> int:
+    return len(dask_scheduler.tasks)
+
+
+def test_progress_advances_per_block_on_the_cluster(scheduler: str) -> None:
+    """A run on the cluster reports its progress once per block, in timeline order."""
+    import kremlinology as k
+
+    heard: list[tuple[int, int]] = []
+    with use_cluster(scheduler):
+        k.simulate(
+            "testbed", runs=3000, seed=4, chunk_size=500, progress=lambda d, t: heard.append((d, t))
+        )
+    assert heard == [(500 * (i + 1), 3000) for i in range(6)]  # 6 blocks of 500 on 2 workers
+
+
+def test_the_web_explorer_computes_on_the_cluster(scheduler: str, tmp_path: Path) -> None:
+    """``serve --cluster``: the job queue's threads compute on the cluster it was opened in, and
+    the stored answer is the one computed on one machine."""
+    from kremlinology.web.service import Explorer, Settings
+
+    def answer(store: str) -> dict[str, Any]:
+        settings = Settings(scenario=str(TESTBED), store_path=tmp_path / store, max_runs=5000)
+        explorer = Explorer(settings)
+        try:
+            request = explorer.whatif_request(None, "no_plot", 800, 4)
+            found: dict[str, Any] = explorer.submit(request).future.result(120)
+        finally:
+            explorer.close()
+        return found
+
+    local = answer("local.sqlite3")
+    before = _tasks_done(scheduler)
+    with use_cluster(scheduler):
+        remote = answer("remote.sqlite3")
+    assert _tasks_done(scheduler) > before
+    assert json.dumps(_without_times(remote["result"])) == json.dumps(
+        _without_times(local["result"])
+    )
+    bad = CliRunner().invoke(build_app(), ["serve", "--cluster", "local:0"])
+    assert bad.exit_code == 2 and "local:N needs N" in bad.output

@@ -22,20 +22,17 @@ from kremlinology.cli.common import (
     SeedOption,
     TimelinesOutOption,
     WorkersOption,
+    computing,
     load,
-    parse_engine,
     parse_runs,
     parse_seed,
     parse_workers,
-    progress_bar,
     score_text,
     user_errors,
     with_progress,
     write_timelines,
 )
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
-from kremlinology.engine.cluster import use_cluster
-from kremlinology.engine.compiled import use_engine
 from kremlinology.months import parse_month
 from kremlinology.narrate import numbers
 
@@ -62,8 +59,7 @@ def run_command(
     """Simulate the baseline: how often each outcome and event happens (those that never
     happen are counted but not listed, unless --all)."""
     n, s, w = parse_runs(runs, i_know), parse_seed(seed), parse_workers(workers)
-    kernel = parse_engine(engine)
-    with user_errors(), use_engine(kernel), use_cluster(cluster):
+    with user_errors(), computing(engine, cluster):
         loaded = load(scenario)
         keep = True if timelines_out is not None else None
         result = with_progress(
@@ -141,17 +137,15 @@ def history_command(
     """How often the baseline reproduces each dated fact of the record (``--backtest``: how well
     a fit to the earlier facts forecasts the later ones)."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
-    kernel = parse_engine(engine)
     if backtest:
-        with user_errors(), use_engine(kernel), use_cluster(cluster):
+        with user_errors(), computing(engine, cluster):
             _backtest(scenario, n, s, holdout, as_json)
         return
-    with user_errors(), use_engine(kernel), use_cluster(cluster):
-        update, close = progress_bar("simulating the baseline")
-        try:
-            report = run_history(load(scenario), n, s, ledger=ledger, progress=update)
-        finally:
-            close()
+    with user_errors(), computing(engine, cluster):
+        report = with_progress(
+            "simulating the baseline",
+            lambda update: run_history(load(scenario), n, s, ledger=ledger, progress=update),
+        )
     if as_json:
         print(json.dumps(report, allow_nan=False))
         return

@@ -14,11 +14,14 @@ from kremlinology.analysis.fidelity import history as run_history
 from kremlinology.analysis.validation import backtest as run_backtest
 from kremlinology.cli.baseline import print_backtest
 from kremlinology.cli.common import (
+    ClusterOption,
+    EngineOption,
     IKnowOption,
     JsonOption,
     RunsOption,
     ScenarioOption,
     SeedOption,
+    computing,
     fail,
     load,
     parse_runs,
@@ -58,29 +61,19 @@ def calibrate_command(
     write: Annotated[bool, typer.Option(help="write posterior.csv into the scenario")] = True,
     as_json: JsonOption = False,
     backtest: BacktestOption = False,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Fit the parameters to the record by rejection ABC; report fit and held-out scores."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     if not 0 < accept <= 1:
         fail("--accept must be in (0, 1]")
-    with user_errors():
+    asked = {"method": method, "replicates": replicates, "runs": n, "accept": accept}
+    with user_errors(), computing(engine, cluster):
         loaded = load(scenario)
         if method not in ("replicates", "timeline") or replicates < 1:
             fail("--method is replicates or timeline, and --replicates at least 1")
-        result = with_progress(
-            "fitting: simulating parameter sets",
-            lambda update: run_calibration(
-                loaded,
-                n,
-                s,
-                accept,
-                workers=cores(),
-                method=method,
-                replicates=replicates,
-                progress=update,
-            ),
-        )
-        asked = {"method": method, "replicates": replicates, "runs": n, "accept": accept}
+        result = _fit(loaded, s, asked)
         summary = _summary(result, asked)
         if not as_json:
             _print_fit(result, n)
@@ -92,17 +85,34 @@ def calibrate_command(
                     f"fit {score_text(report['fit_score'])}, "
                     f"held out {score_text(report['holdout_score'])} ({SCORED_RUNS:,} timelines)"
                 )
-    if backtest:
-        with user_errors():
+        if backtest:
             found = run_backtest(loaded, None, n, s, accept=accept, method=method).to_dict()
-        if as_json:
-            summary["backtest"] = found
-        else:
-            print_backtest(found, n, s)
+            if as_json:
+                summary["backtest"] = found
+            else:
+                print_backtest(found, n, s)
     if as_json:
         summary["elapsed_s"] = round(result.elapsed_s, 3)
         summary["written"] = str(loaded.path / "posterior.csv") if write else None
         print(json.dumps(summary, allow_nan=False))
+
+
+def _fit(loaded: Scenario, seed: int, asked: dict[str, Any]) -> Calibration:
+    """The rejection-ABC fit of ``asked`` (method, replicates, runs, accept), with a progress
+    bar, spread over this machine's cores (or the cluster's workers, inside ``--cluster``)."""
+    return with_progress(
+        "fitting: simulating parameter sets",
+        lambda update: run_calibration(
+            loaded,
+            asked["runs"],
+            seed,
+            asked["accept"],
+            workers=cores(),
+            method=asked["method"],
+            replicates=asked["replicates"],
+            progress=update,
+        ),
+    )
 
 
 def _print_fit(result: Calibration, runs: int) -> None:

@@ -27,7 +27,8 @@ from rich.progress import Progress
 
 from kremlinology import limits
 from kremlinology.api import WhatIf, load_scenario, whatif
-from kremlinology.engine.compiled import ENGINES, resolve_engine
+from kremlinology.engine.cluster import use_cluster
+from kremlinology.engine.compiled import ENGINES, resolve_engine, use_engine
 from kremlinology.limits import (
     CLI_MAX_RUNS,
     MAX_RUNS,
@@ -232,6 +233,17 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_USAGE) from None
     except (KremlinologyError, ValueError) as error:
         fail(str(error))
+
+
+@contextmanager
+def computing(engine: str | None, cluster: str | None) -> Iterator[None]:
+    """Within the block, every run is on the kernel ``--engine`` names (:func:`parse_engine`)
+    and on the Dask cluster ``--cluster`` names (``engine.cluster.use_cluster``; None: this
+    machine); a local cluster is shut down when the block ends. Entered inside
+    :func:`user_errors`, a cluster that cannot be reached is an input error (exit code 2)."""
+    kernel = parse_engine(engine)
+    with use_engine(kernel), use_cluster(cluster):
+        yield
 
 
 def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:

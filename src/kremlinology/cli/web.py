@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kremlinology.cli.common import JsonOption, fail, parse_int, user_errors
+from kremlinology.cli.common import (
+    ClusterOption,
+    EngineOption,
+    JsonOption,
+    computing,
+    fail,
+    parse_int,
+    user_errors,
+)
 from kremlinology.defaults import DEFAULT_SCENARIO
 from kremlinology.limits import MAX_RUNS, MAX_WEB_WORKERS
 from kremlinology.web.app import create_app
@@ -40,8 +49,11 @@ def serve_command(
         int, typer.Option("--workers", help="computations run at the same time")
     ] = 2,
     as_json: JsonOption = False,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
-    """Start the web explorer: ask what-ifs in the browser, with a JSON API."""
+    """Start the web explorer: ask what-ifs in the browser, with a JSON API (``--cluster``:
+    every computation on that Dask cluster, same answers)."""
     # uvicorn is a heavy server library that only this command needs: imported when it runs.
     import uvicorn
 
@@ -52,19 +64,22 @@ def serve_command(
         fail(f"--workers must be between 1 and {MAX_WEB_WORKERS}, not {workers}")
     path = Path(store).expanduser() if store else default_store_path()
     settings = Settings(scenario=scenario, store_path=path, max_runs=cap, workers=workers)
-    with user_errors():
-        try:
-            explorer = Explorer(settings)
-        except OSError as error:
-            fail(f"cannot open the result store {path}: {error}")
-    url = f"http://{host}:{port}/"
-    if as_json:
-        announce = {"url": url, "scenario": explorer.default_name, "max_runs": cap}
-        print(json.dumps(announce | {"store": str(path)}), flush=True)
-    else:
-        print(
-            f"Kremlinology explorer on {url} (scenario {explorer.default_name}, "
-            f"at most {cap:,} runs, results cached in {path})",
-            flush=True,
-        )
-    uvicorn.run(create_app(explorer=explorer), host=host, port=port, log_level="info")
+    with ExitStack() as serving:
+        with user_errors():
+            # the job queue's threads start inside: they compute on this engine and cluster
+            serving.enter_context(computing(engine, cluster))
+            try:
+                explorer = Explorer(settings)
+            except OSError as error:
+                fail(f"cannot open the result store {path}: {error}")
+        url = f"http://{host}:{port}/"
+        if as_json:
+            announce = {"url": url, "scenario": explorer.default_name, "max_runs": cap}
+            print(json.dumps(announce | {"store": str(path), "cluster": cluster}), flush=True)
+        else:
+            print(
+                f"Kremlinology explorer on {url} (scenario {explorer.default_name}, "
+                f"at most {cap:,} runs, results cached in {path})",
+                flush=True,
+            )
+        uvicorn.run(create_app(explorer=explorer), host=host, port=port, log_level="info")

@@ -22,18 +22,16 @@ from kremlinology.cli.common import (
     SeedOption,
     TimelinesOutOption,
     ask_whatif,
+    computing,
     load,
-    parse_engine,
     parse_runs,
     parse_seed,
-    progress_bar,
     user_errors,
+    with_progress,
     write_timelines,
 )
 from kremlinology.counterfactual.query import WhatIfResult
 from kremlinology.defaults import DEFAULT_RUNS, DEFAULT_SCENARIO, DEFAULT_SEED
-from kremlinology.engine.cluster import use_cluster
-from kremlinology.engine.compiled import use_engine
 from kremlinology.narrate import numbers
 from kremlinology.narrate.chronicle import chronicle as make_chronicle
 from kremlinology.narrate.verdicts import whatif_verdict
@@ -62,10 +60,11 @@ def whatif_command(
 ) -> None:
     """Answer a what-if on twin worlds: effects with intervals, drivers, divergence."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
-    kernel = parse_engine(engine)
-    with user_errors(), use_engine(kernel), use_cluster(cluster):
+    with user_errors(), computing(engine, cluster):
         result = ask_whatif(query, scenario, n, s, not no_condition)
         write_timelines(result.timelines, timelines_out)
+        if not no_drivers:  # found here, on the same engine and cluster as the twin worlds
+            result.find_drivers()
     if as_json:
         print(result.to_json(drivers=not no_drivers))
         return
@@ -185,17 +184,19 @@ def claim_command(
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
     as_json: JsonOption = False,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Test a causal claim: probabilities of necessity and sufficiency, and a verdict."""
     n, s = parse_runs(runs, i_know), parse_seed(seed)
-    with user_errors():
-        update, close = progress_bar("testing the claim on twin worlds")
-        try:
-            result = run_claim(
-                cause, effect, load(scenario), n, s, condition=not no_condition, progress=update
-            )
-        finally:
-            close()
+    with user_errors(), computing(engine, cluster):
+        loaded = load(scenario)
+        result = with_progress(
+            "testing the claim on twin worlds",
+            lambda update: run_claim(
+                cause, effect, loaded, n, s, condition=not no_condition, progress=update
+            ),
+        )
     if as_json:
         print(json.dumps(result.to_dict(), allow_nan=False))
         return

@@ -9,11 +9,14 @@ import typer
 
 from kremlinology.api import why as run_why
 from kremlinology.cli.common import (
+    ClusterOption,
+    EngineOption,
     JsonOption,
     NoConditionOption,
     QueryArgument,
     ScenarioOption,
     SeedOption,
+    computing,
     fail,
     load,
     parse_int,
@@ -48,6 +51,8 @@ def why_command(
     seed: SeedOption = str(DEFAULT_SEED),
     no_condition: NoConditionOption = False,
     as_json: JsonOption = False,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Why an outcome happened in one timeline: the events without which it would not have
     (each blocked alone on the timeline's twin, same draws), linked into a chain."""
@@ -55,7 +60,7 @@ def why_command(
         fail(f"--world must be whatif or factual, not '{world}'")
     n, s = parse_runs(runs), parse_seed(seed)
     k = None if timeline is None else parse_int(timeline, "--timeline", 0, n - 1)
-    with user_errors():
+    with user_errors(), computing(engine, cluster):
         found = run_why(
             query,
             outcome,

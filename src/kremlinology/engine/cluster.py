@@ -15,6 +15,11 @@ this module imports no Dask; see ``docs/scale.md`` for running on real machines.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import signal
+import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,6 +32,12 @@ _CLIENT: ContextVar[Any] = ContextVar("kremlinology_cluster", default=None)
 LOCAL = "local:"
 MAX_LOCAL_WORKERS = 64
 CONNECT_TIMEOUT_S = 20
+WORKER_PRELOAD = "kremlinology.engine.cluster_worker"
+"""Run by a local cluster's workers as they start: they ignore Ctrl-C (see that module)."""
+LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+"""Dask settings of a local cluster's workers. Dask's profiler samples a running task's stack
+every 10 ms, which cost the NumPy kernel's long Python loop about a tenth of its CPU time here
+(docs/scale.md says how to turn it off on a real cluster's workers)."""
 
 
 class ClusterError(ValueError):
@@ -45,18 +56,35 @@ class DaskExecutor:
         return max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def map(self, fn: Callable[[TaskT], ResultT], tasks: Sequence[TaskT]) -> Iterator[ResultT]:
-        """Submit every task now; yield the results in task order as they are ready."""
-        futures = self.client.map(fn, list(tasks), pure=False)
-        return self._results(futures)
+        """Submit every task now; yield the results in task order as they are ready.
 
-    def _results(self, futures: list[Any]) -> Iterator[Any]:
+        What every task holds alike (:func:`shared_fields`: the scenario, the plan) is sent to
+        the cluster once, not with each task; each worker fetches it once.
+        """
+        listed = list(tasks)
+        shared = shared_fields(listed)
+        with warnings.catch_warnings():
+            # blocks carry their own arrays (a twin block its history's misses) by design
+            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+            if not shared:
+                return self._results(self.client.map(fn, listed, pure=False), [])
+            [common] = self.client.scatter([shared], hash=False)
+            light = [dataclasses.replace(t, **dict.fromkeys(shared)) for t in listed]  # type: ignore[type-var]
+            count = len(light)
+            futures = self.client.map(
+                _with_shared, [fn] * count, light, [common] * count, pure=False
+            )
+        return self._results(futures, [common])
+
+    def _results(self, futures: list[Any], shared: list[Any]) -> Iterator[Any]:
         try:
-            for future in futures:
+            for i, future in enumerate(futures):
                 yield future.result()
+                futures[i] = None  # let the cluster forget a result once it is here
         finally:  # stopped early (Ctrl-C, an error, a closed generator): drop the rest
-            pending = [f for f in futures if not f.done()]
-            if pending:
-                self.client.cancel(pending)
+            pending = [f for f in futures if f is not None and not f.done()]
+            if pending or shared:
+                self.client.cancel(pending + shared)
 
     def __enter__(self) -> DaskExecutor:
         return self
@@ -68,6 +96,41 @@ class DaskExecutor:
         trace: TracebackType | None,
     ) -> None:
         return None
+
+
+SHARED_MIN_TASKS = 2
+"""Below this many tasks nothing is worth sending apart."""
+
+
+def shared_fields(tasks: Sequence[Any]) -> dict[str, Any]:
+    """The fields that every task (a dataclass instance) holds as one same object, by name,
+    except plain numbers and strings; empty when the tasks are not dataclasses of one type or
+    are fewer than SHARED_MIN_TASKS."""
+    if len(tasks) < SHARED_MIN_TASKS:
+        return {}
+    first = tasks[0]
+    if not dataclasses.is_dataclass(first) or isinstance(first, type):
+        return {}
+    if any(type(t) is not type(first) for t in tasks):
+        return {}
+    found = {}
+    for name in (f.name for f in dataclasses.fields(first)):
+        value = getattr(first, name)
+        if isinstance(value, int | float | str | bool) or value is None:
+            continue
+        if all(getattr(t, name) is value for t in tasks):
+            found[name] = value
+    return found
+
+
+def _without(task: Any, shared: dict[str, Any]) -> Any:
+    """The task with its shared fields emptied (they travel apart)."""
+    return dataclasses.replace(task, **dict.fromkeys(shared))
+
+
+def _with_shared(fn: Callable[[Any], Any], task: Any, shared: dict[str, Any]) -> Any:
+    """On a worker: the task with its shared fields put back, given to ``fn``."""
+    return fn(dataclasses.replace(task, **shared))
 
 
 def current_executor() -> DaskExecutor | None:
@@ -96,37 +159,79 @@ def use_cluster(spec: str | None) -> Iterator[DaskExecutor | None]:
     """Within the block, runs go to the cluster ``spec`` (None: no cluster, nothing changes).
 
     Raises ClusterError when the scheduler cannot be reached or the spec is malformed. A local
-    cluster is shut down when the block ends; a remote one is only disconnected from.
+    cluster is shut down when the block ends (however it ends: Ctrl-C included); a remote one is
+    only disconnected from.
     """
     if spec is None:
         yield None
         return
     kind, count = parse_spec(spec)
+    opened: list[Any] = []  # a local cluster, then the client: closed in reverse order
     try:
+        client = _connect(spec, kind, count, opened)
+        token = _CLIENT.set(client)
+        try:
+            yield DaskExecutor(client)
+        finally:
+            _CLIENT.reset(token)
+    finally:
+        for thing in reversed(opened):
+            thing.close()
+
+
+def _connect(spec: str, kind: str, count: int, opened: list[Any]) -> Any:
+    """A client of the cluster ``spec`` (starting it if local); what it opens goes on
+    ``opened`` as soon as it exists, for the caller to close."""
+    try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError as error:  # pragma: no cover - distributed is a dependency
         raise ClusterError("--cluster needs dask.distributed (pip install distributed)") from error
-    cluster = None
     try:
+        target: Any = spec
         if kind == "local":
-            cluster = LocalCluster(
-                n_workers=count,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
-            client = Client(cluster)
-        else:
-            client = Client(spec, timeout=CONNECT_TIMEOUT_S)
+            with _ctrl_c_held(), dask.config.set(LOCAL_WORKER_CONFIG):
+                opened.append(
+                    LocalCluster(
+                        n_workers=count,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        # its HTTP server (there even without a dashboard) on a free port
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        # its workers and scheduler say nothing on stderr (a task's error
+                        # reaches the caller as an exception; a Ctrl-C's tear-down is noisy)
+                        silence_logs=logging.CRITICAL,
+                        preload=[WORKER_PRELOAD],
+                    )
+                )
+            target = opened[-1]
+        opened.append(Client(target, timeout=CONNECT_TIMEOUT_S))
     except (OSError, TimeoutError) as error:
-        if cluster is not None:
-            cluster.close()
         raise ClusterError(f"cannot reach the Dask scheduler at {spec}: {error}") from None
-    token = _CLIENT.set(client)
+    return opened[-1]
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Processes started inside are born deaf to Ctrl-C (SIGINT blocked), and a Ctrl-C that
+    comes meanwhile is held and raised as KeyboardInterrupt when the block ends.
+
+    A terminal sends Ctrl-C to the whole process group, a local cluster's workers included;
+    this process stops them itself, so they print no tracebacks. Threads started inside (Dask's
+    event loop, which starts the workers) inherit the blocked signal, and so do the processes
+    they start; this process still hears a Ctrl-C through its other threads (a C library's
+    threads) or when the block ends. Main thread only (elsewhere, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    heard: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: heard.append(number))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        yield DaskExecutor(client)
+        yield
     finally:
-        _CLIENT.reset(token)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous)
+    if heard:
+        raise KeyboardInterrupt

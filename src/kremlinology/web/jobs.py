@@ -16,6 +16,7 @@ jobs at their next progress report, so a server stops within a second or two.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -196,10 +197,12 @@ class JobQueue:
                 return
             self._closed = False
             self._generation += 1
+            # Each worker runs in a copy of the context the queue was opened in, so that the
+            # engine and cluster chosen around it (``serve --engine/--cluster``) hold there too.
             self._threads = [
                 threading.Thread(
-                    target=self._worker,
-                    args=(self._generation,),
+                    target=contextvars.copy_context().run,
+                    args=(self._worker, self._generation),
                     name=f"kremlinology-job-{i}",
                     daemon=True,
                 )
