@@ -20,6 +20,7 @@ PACKAGE = Path(kremlinology.__file__).parent
 ROOT = PACKAGE.parent
 
 LAZY_LIBRARIES = {
+    "dask": "the Dask cluster's settings, loaded only with --cluster (with distributed)",
     "distributed": "the Dask cluster, loaded only with --cluster",
     "matplotlib": "plotting, loaded only when a chart is drawn",
     "pandas": "DataFrames, loaded only when a result is asked for one",
