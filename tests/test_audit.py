@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -156,6 +157,79 @@ def test_the_audit_command_prints_json_and_exits_1_on_findings(cast: Scenario) -
     assert "clean" in clean.stdout
     both = runner.invoke(app, ["audit", "no_plot", "--baseline", "--scenario", str(TESTBED)])
     assert both.exit_code == 2
+
+
+FATES = """
+actors:
+  - id: tsar
+    name: Ivan the Terrible
+    kind: person
+    attributes: {alive: true, free: true}
+  - id: boyar
+    name: Boris Godunov
+    kind: person
+    attributes: {alive: true, free: true}
+  - id: guild
+    name: The Merchant Guild
+    kind: institution
+    attributes: {exists: false}
+variables:
+  - {id: ruler, type: categorical, values: actors, initial: tsar}
+events:
+  - id: arrest
+    label: The boyar is arrested
+    window: [2000-01, 2000-01]
+    hazard: "0.5"
+    effects: {boyar.free: false}
+  - id: trial
+    label: The boyar is tried and executed
+    window: [2000-02, 2000-02]
+    when: "not boyar.free and boyar.alive"
+    hazard: "1"
+    effects: {boyar.alive: false}
+    narrate: "Godunov was tried in his cell and put to death."
+  - id: founding
+    label: The guild is founded
+    window: [2000-02, 2000-02]
+    when: "not guild.exists"
+    hazard: "1"
+    effects: {guild.exists: true}
+    narrate: "The Merchant Guild was founded."
+  - id: crowning
+    label: A new ruler is crowned
+    window: [2000-03, 2000-03]
+    hazard: "1"
+    options:
+      - {id: tsar, label: Ivan the Terrible, effects: {ruler: tsar}}
+      - {id: boyar, label: Godunov, effects: {ruler: boyar}}
+    narrate: "{option} was crowned."
+  - id: pardon
+    label: The boyar is pardoned
+    window: [2000-04, 2000-04]
+    when: "not boyar.free"
+    hazard: "1"
+    effects: {boyar.free: true}
+    narrate: "Godunov was pardoned."
+"""
+
+
+def test_the_man_an_event_befalls_or_installs_may_be_named(tmp_path: Path) -> None:
+    # neither the trial's nor the crowning's sentence names a listed actor: the prisoner the
+    # trial befalls (its condition reads his `free` and `alive`, its effects set `alive`) and
+    # the guild the founding creates may be named out of play; the man a crowning installs must
+    # be in play; the pardon sets `free` without reading `alive`, so it names a dead man
+    scenario = load_scenario(write_scenario(tmp_path, {"fates.yaml": FATES}))
+    report = k.audit(None, scenario, 400, 5)
+    logs = vector_logs(scenario, 5, 400)
+    arrested = [any(e == "arrest" for _, e, _ in log) for log in logs]
+    crowned = [any(e == "crowning" and o == "boyar" for _, e, o in log) for log in logs]
+    both = sum(a and c for a, c in zip(arrested, crowned, strict=True))
+    assert 150 < sum(arrested) < 250 and both > 50 and sum(crowned) - both > 50
+    trials = [sum(e == "trial" for _, e, _ in log) for log in logs]
+    assert trials == [int(a) for a in arrested]
+    assert report.sentences_naming_absent == sum(arrested) + both
+    assert {e["event"] for e in report.examples} == {"crowning", "pardon"}
+    assert report.firings_out_of_play == 0
 
 
 def _cases(name: str) -> list[str | None]:

@@ -7,7 +7,12 @@ Over every firing of every logged world (``counterfactual.audit``) it counts:
 - ``sentences_naming_absent``: chronicle sentences that name an actor (by his name, or for a
   person his short name: the actor file's ``short``, else the last word of his name) who was not in
   play when the event fired, or who is neither among the event's actors nor the holder of one of
-  its offices or of an office its sentence names;
+  its offices or of an office its sentence names. Two kinds of men are not listed actors and may
+  still be named: the man the event's effects (or the option taken) give an office or another
+  categorical (the new premier of a succession), who must be in play like an actor; and the
+  event's subject, whose ``alive``, ``free`` or ``exists`` its effects (or any option's) set and
+  whose condition reads that attribute and his ``alive``: the event befalls him, so he may be
+  named though out of play (a prisoner tried, released or dying, an institution created);
 - ``forced_at_window_end``: firings of a forced event at or after the last month of its window.
 
 Sentences come from a function the caller passes (the narrator), so this module needs no words.
@@ -25,7 +30,9 @@ import numpy as np
 from kremlinology.engine.firings import StatusFiring
 from kremlinology.engine.state import Plan
 from kremlinology.months import format_month
-from kremlinology.scenario.model import CompiledEvent, Scenario
+from kremlinology.scenario.compiler import STATUS
+from kremlinology.scenario.expressions import Categorical, Node, walk
+from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
 from kremlinology.scenario.templates import short_name
 
 Sentence = Callable[[CompiledEvent, int, "int | None", Mapping[str, str]], str]
@@ -97,6 +104,52 @@ class _Names:
         return [self.ids[m.group(0)] for m in self.pattern.finditer(text)]
 
 
+def installed(scenario: Scenario, effects: tuple[Effect, ...]) -> set[str]:
+    """The actors that ``effects`` make the value of a categorical (an office, a ruler)."""
+    ids = {a.id for a in scenario.actors}
+    found: set[str] = set()
+    for effect in effects:
+        expr = effect.expr
+        if expr.op == "const" and isinstance(expr.type, Categorical):
+            value = expr.type.domain[int(expr.args[0])]  # type: ignore[call-overload]
+            if value in ids:
+                found.add(value)
+    return found
+
+
+def _slots_read(scenario: Scenario, node: Node) -> set[int]:
+    """The state slots an expression reads, through the derived quantities it uses."""
+    read: set[int] = set()
+    stack, seen = [node], set()
+    while stack:
+        for part in walk(stack.pop()):
+            if part.op == "slot":
+                read.add(int(part.args[0]))  # type: ignore[call-overload]
+            elif part.op == "derived" and part.args[0] not in seen:
+                seen.add(part.args[0])
+                stack.append(scenario.derived_table[int(part.args[0])])  # type: ignore[call-overload]
+    return read
+
+
+def subjects(scenario: Scenario, event: CompiledEvent) -> set[str]:
+    """The actors ``event`` befalls: its effects (or an option's) set a status attribute of
+    theirs (``alive``, ``free``, ``exists``) and its condition reads that attribute and, where
+    they have one, their ``alive``, so it says in what state they must be."""
+    read = _slots_read(scenario, event.when)
+    effects = [*event.effects, *(f for option in event.options for f in option.effects)]
+    status: dict[str, set[str]] = {}
+    for effect in effects:
+        actor, _dot, attribute = scenario.slots[effect.slot].name.partition(".")
+        if attribute in STATUS:
+            status.setdefault(actor, set()).add(attribute)
+    found = set()
+    for actor, attributes in status.items():
+        needed = attributes | ({"alive"} if f"{actor}.alive" in scenario.slot_index else set())
+        if all(scenario.slot_index.get(f"{actor}.{a}") in read for a in needed):
+            found.add(actor)
+    return found
+
+
 class _Auditor:
     def __init__(self, scenario: Scenario, worlds: AuditedWorlds, sentence: Sentence) -> None:
         self.scenario = scenario
@@ -107,6 +160,7 @@ class _Auditor:
         self.office_row = {name: i for i, name in enumerate(scenario.offices)}
         self.domain = scenario.actor_domain
         self.cache: dict[tuple[int, int, tuple[int, ...]], tuple[str, list[set[str]]]] = {}
+        self.subjects = {e.index: subjects(scenario, e) for e in scenario.events}
 
     def holders_in_play(self, firing: StatusFiring, office: str) -> tuple[np.ndarray, np.ndarray]:
         """(holder codes, holder in play) of an office for each fired timeline."""
@@ -160,6 +214,9 @@ class _Auditor:
         k = int(rows[0])
         _text, mentions = self.text(firing, event, k)
         allowed = {a for a in event.actors if a in self.actor_row}
+        allowed |= installed(self.scenario, event.effects)
+        if event.options:
+            allowed |= installed(self.scenario, event.options[int(firing.options[k])].effects)
         offices = [a for a in event.actors if a in self.office_row]
         offices += [o for o in self._named_offices(event, k, firing) if o not in offices]
         for office in offices:
@@ -167,6 +224,8 @@ class _Auditor:
         bad = np.zeros(rows.size, dtype=bool)
         who: list[str | None] = [None] * rows.size
         for candidates in mentions:
+            if candidates & self.subjects[event.index]:
+                continue
             fine = np.zeros(rows.size, dtype=bool)
             for actor in candidates & allowed:
                 fine |= firing.in_play[self.actor_row[actor], rows]
