@@ -1,6 +1,5 @@
 """The coherence audit: each rule is caught on a scenario built to break it, and the bundled
-scenarios' baselines and catalogue what-ifs are clean (the Thaw's, until it is rebuilt, are
-strict xfail)."""
+scenarios' baselines and catalogue what-ifs are clean."""
 
 from __future__ import annotations
 
@@ -242,17 +241,8 @@ def test_the_testbed_is_coherent(testbed: Scenario, query: str | None) -> None:
     assert report.clean, report.to_dict()
 
 
-THAW_REBUILD = "the Thaw names men outside its events' actors; its rebuild (issue 10) fixes it"
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "query",
-    [
-        pytest.param(q, marks=pytest.mark.xfail(strict=True, reason=THAW_REBUILD))
-        for q in _cases("thaw")
-    ],
-)
+@pytest.mark.parametrize("query", _cases("thaw"))
 def test_the_thaw_is_coherent(query: str | None) -> None:
     report = k.audit(query, "thaw", 16, 1)
     assert report.clean, {key: v for key, v in report.to_dict().items() if key != "examples"}
