@@ -2,7 +2,8 @@
 
 Runs the same Thaw baseline (``run_timelines``, streaming aggregates only) twice, each in a fresh
 process: once in one process, once on a LocalCluster of ``--workers`` single-threaded worker
-processes (started before the clock starts; the workers' first imports are inside the timing).
+processes (started before the clock starts: its start-up, the workers' imports of the engine
+included, is reported apart as ``startup_s``).
 Reports for each: wall time, CPU time, peak resident memory, and the load average before and
 after. On a machine shared with other work a wall-clock efficiency says little alone, so the
 CPU-time figures come with it:
@@ -46,7 +47,9 @@ def cpu():
 scenario, runs, engine, cluster = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 loaded = load_scenario(scenario)
 found = {"load_before": os.getloadavg()}
+opening = time.perf_counter()
 with use_cluster(None if cluster == "-" else cluster) as executor:
+    found["startup_s"] = time.perf_counter() - opening
     client = None if executor is None else executor.client
     workers = {} if client is None else client.run(cpu)
     nannies = {} if client is None else client.run(cpu, nanny=True)
@@ -114,7 +117,7 @@ def main() -> int:
         print(
             f"  {name:12s} wall {part['wall_s']:8.1f} s, client CPU {part['client_cpu_s']:8.1f} s,"
             f" peak {part['peak_rss_mb']:7.0f} MB, load {part['load_before'][0]:.2f} -> "
-            f"{part['load_after'][0]:.2f}"
+            f"{part['load_after'][0]:.2f}, start-up {part['startup_s']:.1f} s"
         )
     print(f"  worker CPU s: {', '.join(f'{c:.1f}' for c in spread['worker_cpu_s'])}")
     for name in ("wall_efficiency", "work_efficiency", "balance", "cpu_based_efficiency"):
