@@ -124,8 +124,9 @@ def test_run_and_whatif_on_the_cluster_equal_one_machine(scheduler: str) -> None
         ["why", "no_plot", "king_rules", "--runs", "300"],
         ["whatif", "no_plot", "--runs", "600"],  # with its drivers (found by intervention)
         ["calibrate", "--runs", "1200", "--accept", "0.1", "--no-write", "--replicates", "10"],
+        ["chronicle", "no_plot", "--runs", "400"],
     ],
-    ids=["claim", "why", "whatif-drivers", "calibrate"],
+    ids=["claim", "why", "whatif-drivers", "calibrate", "chronicle"],
 )
 def test_every_simulating_command_on_the_cluster_equals_one_machine(
     scheduler: str, args: list[str]

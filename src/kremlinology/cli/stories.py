@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from kremlinology.cli.common import (
+    ClusterOption,
+    EngineOption,
     IKnowOption,
     JsonOption,
     NoConditionOption,
@@ -18,6 +20,7 @@ from kremlinology.cli.common import (
     ScenarioOption,
     SeedOption,
     ask_whatif,
+    computing,
     fail,
     parse_int,
     parse_runs,
@@ -84,6 +87,8 @@ def chronicle_command(
     causes: Annotated[
         bool, typer.Option("--causes", help="add the why-chain of its headline outcome")
     ] = False,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Tell one timeline of a what-if, month by month, beside its factual twin
     (``--json``: the same as ``--format json``)."""
@@ -98,7 +103,7 @@ def chronicle_command(
     n, s = parse_runs(runs, i_know), parse_seed(seed)
     k = None if timeline is None else parse_int(timeline, "--timeline", 0, n - 1)
     pick = "surprising" if surprising else "typical"
-    with user_errors():
+    with user_errors(), computing(engine, cluster):
         config = LLMConfig.from_env() if narrator == "openai" else None
         result = ask_whatif(query, scenario, n, s, not no_condition)
         told = tell(result, timeline=k, pick=pick, causes=causes)
@@ -144,13 +149,15 @@ def report_command(
             "BBCode's images",
         ),
     ] = None,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Write a what-if report: Markdown, forum BBCode (whole, and cut into posts), JSON, charts,
     families and chronicles."""
     if not out.strip():
         fail("--out must name a folder")
     n, s = parse_runs(runs, i_know), parse_seed(seed)
-    with user_errors():
+    with user_errors(), computing(engine, cluster):
         bb_options(post_size, image_base)  # refuse bad options before simulating
         result = ask_whatif(query, scenario, n, s, not no_condition)
         try:
