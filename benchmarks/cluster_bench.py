@@ -10,7 +10,7 @@ CPU-time figures come with it:
 
 * ``wall efficiency``: single wall / (workers x cluster wall);
 * ``work efficiency``: single CPU / all the cluster's CPU (workers, nannies, and the client
-  process, which holds a LocalCluster's scheduler): 1.0 means no overhead at all;
+  process, which holds a LocalCluster's scheduler and nannies): 1.0 means no overhead at all;
 * ``balance``: the mean worker CPU / the busiest worker's CPU (1.0: evenly spread);
 * ``CPU-based efficiency``: work efficiency x balance, the wall efficiency an otherwise idle
   machine with one free core per worker would show.
@@ -53,6 +53,7 @@ with use_cluster(None if cluster == "-" else cluster) as executor:
     client = None if executor is None else executor.client
     workers = {} if client is None else client.run(cpu)
     nannies = {} if client is None else client.run(cpu, nanny=True)
+    pids = {} if client is None else client.run(os.getpid, nanny=True)
     mine, started = cpu(), time.perf_counter()
     raw = run_timelines(loaded, runs, 1, keep_timelines=False, engine=engine)
     found["wall_s"] = time.perf_counter() - started
@@ -61,7 +62,9 @@ with use_cluster(None if cluster == "-" else cluster) as executor:
         after = client.run(cpu)
         found["worker_cpu_s"] = sorted(after[w] - workers[w] for w in after)
         later = client.run(cpu, nanny=True)
-        found["nanny_cpu_s"] = sum(later[w] - nannies[w] for w in later)
+        # a LocalCluster's nannies live in this process, whose CPU is counted already
+        apart = {pids[w]: later[w] - nannies[w] for w in later if pids[w] != os.getpid()}
+        found["nanny_cpu_s"] = sum(apart.values())
 assert raw.aggregates.runs == runs
 found["load_after"] = os.getloadavg()
 found["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
