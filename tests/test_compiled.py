@@ -1,9 +1,10 @@
 """The compiled (Numba) kernel against the NumPy kernel and the reference interpreter: equal, value
-for value, on the testbed, on random scenarios (templates, offices, NaN) and on twin worlds.
+for value, on the testbed, on random scenarios (templates, offices, NaN, plans) and on twin worlds
+(fingerprints, refusals, who was in play), and one compiled kernel serving every scenario.
 
-Compiles are slow, so the random scenarios are few and small; the testbed's kernel is compiled once
-per session (and comes from the on-disk cache when an earlier run left it there, which changes no
-result: the cache only saves time).
+The kernel is compiled once per machine (the first run of these tests compiles it, later runs load
+it from the on-disk cache, which changes no result: the cache only saves time); a scenario is only
+arrays, so random scenarios cost no compile.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typer.testing import CliRunner
 
 from conftest import REPO, write_scenario
 from kremlinology.cli import build_app
-from kremlinology.counterfactual.twin import run_twins
-from kremlinology.engine.compiled import CompiledProgram, resolve_engine, use_engine
+from kremlinology.counterfactual.twin import TwinRun, run_twins
+from kremlinology.engine.compiled import CompiledProgram, load_kernel, resolve_engine, use_engine
 from kremlinology.engine.simulate import Block, Recorder, run_timelines, start_block
 from kremlinology.engine.state import NO_PLAN, Plan
 from kremlinology.engine.vector import VectorProgram
@@ -105,12 +106,12 @@ def test_testbed_random_plans(
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@settings(max_examples=4)
+@settings(max_examples=30, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 2**63 - 1))
 def test_random_scenarios(data: st.DataObject, seed: int) -> None:
     """Random scenarios with templates and offices (``scenario_strategies``), with and without a
-    plan; few examples, as every scenario is a compile of its own."""
-    text = draw_events_yaml(data, max_events=4)
+    plan (forced, blocked and chosen events, set values)."""
+    text = draw_events_yaml(data, max_events=6)
     with tempfile.TemporaryDirectory() as folder:
         write_scenario(Path(folder), {"content.yaml": text}, end="2000-08")
         scenario = load_scenario(folder)
@@ -175,6 +176,68 @@ def test_twin_worlds_equal_across_engines(testbed: Scenario) -> None:
         assert x.in_play_at.keys() == y.in_play_at.keys()
         for key in x.in_play_at:
             assert np.array_equal(x.in_play_at[key], y.in_play_at[key])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@settings(max_examples=12, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**31 - 1))
+def test_random_twin_worlds_equal_across_engines(data: st.DataObject, seed: int) -> None:
+    """Random scenarios and plans on twin worlds: the fingerprints (pairs that differ each
+    month), both worlds' outcomes and records, refusals and in-play tables are equal under both
+    kernels, and blocks of another size change nothing."""
+    text = draw_events_yaml(data, max_events=6)
+    with tempfile.TemporaryDirectory() as folder:
+        write_scenario(Path(folder), {"content.yaml": text}, end="2000-08")
+        scenario = load_scenario(folder)
+    plan = draw_plan(data, scenario)
+    month = data.draw(st.integers(scenario.start + 1, scenario.end), label="divergence")
+    runs = {}
+    for engine, chunk in (("numpy", 64), ("compiled", 64), ("compiled", 25)):
+        with use_engine(engine):
+            runs[engine, chunk] = run_twins(
+                scenario, plan, month, 90, seed, condition=False, chunk_size=chunk
+            )
+    base = runs["numpy", 64]
+    for other in (runs["compiled", 64], runs["compiled", 25]):
+        _assert_twins_equal(base, other)
+
+
+def _assert_twins_equal(a: TwinRun, b: TwinRun) -> None:
+    assert np.array_equal(a.timelines, b.timelines)
+    assert np.array_equal(a.differ, b.differ)
+    for world in ("factual", "whatif"):
+        x, y = getattr(a, world), getattr(b, world)
+        for name in ("outcomes", "first", "option", "facts"):
+            assert np.array_equal(getattr(x, name), getattr(y, name), equal_nan=True), name
+        assert x.refused == y.refused
+        assert x.refused_each.keys() == y.refused_each.keys()
+        for event in x.refused_each:
+            assert np.array_equal(x.refused_each[event], y.refused_each[event])
+        assert x.in_play_at.keys() == y.in_play_at.keys()
+        for key in x.in_play_at:
+            assert np.array_equal(x.in_play_at[key], y.in_play_at[key])
+
+
+def test_one_kernel_serves_every_scenario(testbed: Scenario, tmp_path: Path) -> None:
+    """Scenarios are data: after the testbed, another scenario, a plan and twin worlds, the
+    kernel has been compiled for one set of argument types only (no compile per scenario)."""
+    peer = write_scenario(
+        tmp_path / "other",
+        {"c.yaml": """
+variables:
+  - {id: x, type: number, initial: 0.5, min: 0, max: 1}
+events:
+  - {id: up, label: u, window: [2000-01, 2000-12], once: false, hazard: "x",
+     effects: {x: "x + 0.1"}}
+"""},
+    )  # fmt: skip
+    other = load_scenario(peer)
+    for scenario in (testbed, other):
+        run_timelines(scenario, 40, 2, chunk_size=16, engine="compiled")
+        with use_engine("compiled"):
+            run_twins(scenario, Plan(blocked={0: scenario.start + 2}), scenario.start + 1, 30, 3)
+    kernel = load_kernel().kernel
+    assert len(kernel.signatures) == 1, kernel.signatures
 
 
 def test_runs_equal_for_every_engine(testbed: Scenario, compiled_testbed: CompiledProgram) -> None:

@@ -1,448 +1,371 @@
-"""Python source of a scenario's compiled kernel: the IR written out as Numba ``njit`` functions.
+"""A scenario as data for the compiled kernel: its IR flattened into two arrays (``KernelProgram``).
 
-``kernel_source(scenario)`` returns the text of a module (see ``engine.compiled``, which writes it
-to a cache folder, imports it and calls it). Nothing here imports Numba; the text is plain Python
-that Numba compiles on first call. The module defines:
+The compiled kernel (``engine.interp``) is one interpreter, written once in Numba and compiled once
+per machine for every scenario; a scenario is the arrays built here (in tens of milliseconds for
+the Thaw). Nothing here imports Numba. ``ints`` holds a header (``H_*``: sizes, where each table
+starts, the layout of a timeline's working arrays), the bytecode, the office tables and the rows of
+events, options, effects and reads; ``floats`` the constants, the offices' fill values and the
+effects' bounds.
 
-* ``dv<k>`` for every derived quantity ``k``: its value on the current state, kept in ``D[k]``
-  while ``V[k]`` equals the state's version ``C[0]`` (every write, firing and new month raises the
-  version, so a cached value is never stale);
-* ``gt<i>``: the office reads (``gather``) with their tables as constants;
-* ``grp<j>``: the examination of a run of events in engine order, for one month of one timeline;
-* ``kernel``: every timeline of a block, one after another, through a range of months, reading
-  outcomes and fact checks at their months and keeping each timeline's fingerprint when asked.
+**Expressions** become stack bytecode: instruction ``(op, a, b)`` at ``ints[pc .. pc + 2]`` (the
+opcodes below), run from an entry ``pc`` until ``RET``; every value is a float64 (booleans 1.0 /
+0.0, categories their codes). A binary operation whose right operand is a constant or a slot takes
+it from the instruction (``b``: ``ON_CONST`` / ``ON_SLOT``, ``a`` its index) instead of the stack,
+which halves the instructions of the common ``x > 0.5``. ``and`` / ``or`` and ``if`` jump over what
+need not be evaluated (expressions have no side effects, so this changes no value). A derived
+quantity ``k`` read by an expression is ``ENSURE j`` for each ``j`` of ``derived_deps[k] + (k,)``
+(it runs the subroutine of ``j``'s body, which stores its value with ``STORED``, unless that value
+is still current: its version equals the timeline's version, which every firing and every month
+raises) and then ``DREAD k``; inside a body, derived quantities are read with ``DREAD`` directly
+(they were ensured first, in ascending order). An office read (``gather``) is ``GATHER`` with ``a``
+the position of its slot table in ``ints`` (its length, then a slot or -1 per holder code) and
+``b`` that of its fill values in ``floats``. Templates were expanded by the scenario compiler.
 
-The semantics are those of ``engine.vector`` (its docstring states them) and ``engine.reference``:
-a month's events in engine order; a candidate fires when its trigger matches (if it has one), its
-condition and ``in_play`` hold and, for a hazard event, its draw is below the hazard; a forced
-event fires where it is a candidate and in play (else the refusal is counted); a firing draws its
-option (unless the plan chose it), evaluates every right-hand side on the state before the event,
-then assigns them in order, clipped to the slots' ranges, and writes the event's record. The draw of
-``(month, event, slot)`` for timeline ``t`` is ``jitlib.uniform(seed, stream_id(...), t)``, the
-same double as ``rng.uniforms``; it is computed only where it is needed, which changes no other
-draw. Plans' ``set`` assignments are applied outside the kernel (``engine.compiled``).
+**Events** are rows of ``EVENT_COLUMNS`` ints (``E_*``): window, ``once``, trigger, the entry
+points of their condition, in-play test and hazard (-1: none, or always true), their options
+(rows of three: weight entry point, first effect, effects) and effects (rows of two: slot, entry
+point; the slot's range in ``floats``). **Reads** of outcomes and fact checks at month starts are
+rows of three (kind, index, entry point), those of month offset ``i`` from ``read_from[i]`` to
+``read_from[i + 1]``.
 
-Every function is a function of scalars and arrays passed in, so a CUDA version could be generated
-from the same expression text (one thread per timeline, the arrays as its rows).
+The semantics are those of ``engine.vector`` (its docstring states them) and ``engine.reference``;
+``engine.interp`` states how the kernel carries them out.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import cast
 
-from kremlinology.engine import rng
+import numpy as np
+
 from kremlinology.scenario.expressions import BOOL, Node
 from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
 
-CODEGEN_VERSION = 2
-"""Raised whenever the generated text changes meaning (it is part of the cache key)."""
-EVENTS_PER_GROUP = 16
-"""Events per generated group function: smaller functions compile faster in LLVM."""
-_STATE = "s, L, F, O, N, m, D, V, C"
-"""What every expression function reads: values, last, first, option, count, month, derived."""
-_TRIGGER_DRAW = rng.EVENT_DRAW << 56
+CODEGEN_VERSION = 4
+"""Raised whenever the arrays' layout or meaning changes (part of the kernel cache key)."""
+
+# opcodes, roughly by frequency (the interpreter tests them in this order). A binary operation's
+# ``b`` says where its right operand is: on the stack (0), the constant ``K[a]`` (1) or the slot
+# ``a`` (2); the left one is always on the stack.
+SLOT, CONST, GT, LT, ADD, MUL, SUB, GE, LE, EQ, NE, DIV, MOD, FMIN, FMAX = range(15)
+SLOTB, FIRED, JFK, JTK, ENSURE, DREAD, DREADB, NOT, NEG, CLIP, ABS, LOGISTIC = range(15, 27)
+GATHER, GATHERB, SINCE, CHOSE, MONTH, JF, JMP, STORED, RETSUB, RET = range(27, 37)
+ON_STACK, ON_CONST, ON_SLOT = 0, 1, 2
+
+# the header of ``ints``: sizes, then where each table starts (in ``ints``; bounds in ``floats``),
+# then the layout of a timeline's working arrays (floats: slots, derived values, stack, temp;
+# ints: last, first, option and count of each event, derived values' versions, the version)
+(H_SLOTS, H_EVENTS, H_DERIVED, H_STACK, H_TEMP, H_START, H_EVT, H_OPT, H_EFF, H_READS,
+ H_READ_FROM, H_BOUNDS, H_DBASE, H_SBASE, H_TBASE, H_FBASE, H_OBASE, H_NBASE, H_VBASE, H_CIDX,
+ H_FLOATS, H_INTS) = range(22)  # fmt: skip
+HEADER = 24
+E_FIRST, E_LAST, E_ONCE, E_TRIGGER, E_DELAY, E_WHEN, E_PLAY, E_HAZARD = range(8)
+E_OPTIONS, E_OPTION0, E_EFFECT0, E_EFFECTS = range(8, 12)
+EVENT_COLUMNS = 12
+READ_OUTCOME, READ_OPEN, READ_CLOSE = 0, 1, 2
+
+_BINARY = {
+    "add": ADD, "sub": SUB, "mul": MUL, "div": DIV, "mod": MOD,
+    "lt": LT, "le": LE, "gt": GT, "ge": GE, "eq": EQ, "ne": NE,
+}  # fmt: skip
+_UNARY = {"neg": NEG, "not": NOT, "abs": ABS, "logistic": LOGISTIC}
 
 
-class _Writer:
-    """Accumulates the module's text and the names of its constant tables."""
+@dataclass
+class KernelProgram:
+    """A scenario as the interpreter takes it: ``ints`` (header, bytecode, office tables, events,
+    options, effects, reads) and ``floats`` (constants, office fill values, effects' bounds)."""
 
-    def __init__(self, scenario: Scenario) -> None:
-        self.scenario = scenario
-        self.lines: list[str] = []
-        self.gathers: dict[tuple[tuple[int, ...], tuple[float, ...]], int] = {}
+    ints: np.ndarray
+    floats: np.ndarray
 
-    def expr(self, node: Node) -> str:
-        """A Python expression for ``node`` over the names of ``_STATE``."""
+    def header(self, field: int) -> int:
+        """A field of the header (``H_*``)."""
+        return int(self.ints[field])
+
+
+def pos(index: int) -> int:
+    """Where instruction ``index`` starts in ``ints``."""
+    return HEADER + 3 * index
+
+
+@dataclass
+class _Assembler:
+    """Accumulates the bytecode of a scenario's expressions."""
+
+    scenario: Scenario
+    code: list[list[int]] = field(default_factory=list)
+    consts: dict[float | str, int] = field(default_factory=dict)
+    values: list[float] = field(default_factory=list)
+    gathers: dict[tuple[tuple[int, ...], tuple[float, ...]], int] = field(default_factory=dict)
+    bodies: list[int] = field(default_factory=list)
+    depth: int = 0
+    most: int = 0
+    label: int = -1
+    """The last instruction index a jump targets (no instruction before it may be fused)."""
+
+    def emit(self, op: int, a: int = 0, b: int = 0, change: int = 0) -> int:
+        """Append an instruction that moves the stack by ``change``; return its index."""
+        self.code.append([op, a, b])
+        self.depth += change
+        self.most = max(self.most, self.depth)
+        return len(self.code) - 1
+
+    def patch(self, at: int) -> None:
+        """Point the jump at ``at`` to the next instruction."""
+        self.code[at][2] = pos(len(self.code))
+        self.label = len(self.code)
+
+    def binary(self, op: int) -> None:
+        """A two-operand operation; its right operand taken from the instruction before when
+        that pushes a constant or a slot (and is not a jump's target)."""
+        last = self.code[-1]
+        if self.label < len(self.code) - 1 and last[0] in (CONST, SLOT):
+            last[0], last[2] = op, ON_CONST if last[0] == CONST else ON_SLOT
+            self.depth -= 1
+            return
+        self.emit(op, 0, ON_STACK, change=-1)
+
+    def const(self, value: float) -> int:
+        """The index of a constant (NaN and signed zeros kept apart by their text)."""
+        key: float | str = repr(value) if value != value or value == 0.0 else value
+        if key not in self.consts:
+            self.consts[key] = len(self.values)
+            self.values.append(value)
+        return self.consts[key]
+
+    def entry(self, node: Node | None) -> int:
+        """Assemble ``node`` as an expression of its own; return its entry point (-1: None)."""
+        if node is None:
+            return -1
+        start = len(self.code)
+        self.depth = 0
+        self.label = start
+        self.node(node)
+        self.emit(RET, change=-1)
+        return pos(start)
+
+    def node(self, node: Node, direct: bool = False) -> None:
+        """Code that pushes the value of ``node``."""
         op, args = node.op, node.args
+        boolean = node.type == BOOL
         if op == "const":
             value = args[0]
-            if node.type == BOOL:
-                return "True" if value else "False"
-            return _float(float(cast(float, value)))
-        if op == "slot":
-            row = int(cast(int, args[0]))
-            return f"(s[{row}] != 0.0)" if node.type == BOOL else f"s[{row}]"
-        if op == "month":
-            return "float(m)"
-        if op == "fired":
-            return f"(L[{int(cast(int, args[0]))}] >= 0)"
-        if op == "since":
-            return f"since(L[{int(cast(int, args[0]))}], m)"
-        if op == "chose":
+            number = (1.0 if value else 0.0) if boolean else float(cast(float, value))
+            self.emit(CONST, self.const(number), change=1)
+        elif op == "slot":
+            self.emit(SLOTB if boolean else SLOT, int(cast(int, args[0])), change=1)
+        elif op == "month":
+            self.emit(MONTH, change=1)
+        elif op in ("fired", "since"):
+            self.emit(FIRED if op == "fired" else SINCE, int(cast(int, args[0])), change=1)
+        elif op == "chose":
             e, o = cast(tuple[int, int], args)
-            return f"(L[{int(e)}] >= 0 and O[{int(e)}] == {int(o)})"
-        if op == "derived":
-            k = int(cast(int, args[0]))
-            call = f"(D[{k}] if V[{k}] == C[0] else upd({k}, {_STATE}))"
-            return f"({call} != 0.0)" if node.type == BOOL else call
-        if op == "gather":
-            code, slots, fill = cast(tuple[Node, tuple[int, ...], tuple[float, ...]], args)
-            key = (tuple(int(x) for x in slots), tuple(float(x) for x in fill))
-            index = self.gathers.setdefault(key, len(self.gathers))
-            call = f"gt{index}(s, {self.num(code)})"
-            return f"({call} != 0.0)" if node.type == BOOL else call
-        nodes = [cast(Node, a) for a in args]
-        children = [self.expr(a) for a in nodes]
-        if op == "and":
-            return "(" + " and ".join(children) + ")"
-        if op == "or":
-            return "(" + " or ".join(children) + ")"
-        numbers = [self.num(a) for a in nodes]
-        return _apply(op, children, numbers)
+            self.emit(CHOSE, int(e), int(o), change=1)
+        elif op == "derived":
+            self.derived(int(cast(int, args[0])), boolean, direct)
+        elif op == "gather":
+            self.gather(node, direct)
+        else:
+            self.operation(node, direct)
 
-    def num(self, node: Node) -> str:
-        """A float expression for ``node`` (a boolean as 1.0 or 0.0)."""
-        text = self.expr(node)
-        return f"(1.0 if {text} else 0.0)" if node.type == BOOL else text
+    def derived(self, k: int, boolean: bool, direct: bool) -> None:
+        if not direct:
+            for j in (*self.scenario.derived_deps[k], k):
+                self.emit(ENSURE, j, self.bodies[j])
+        self.emit(DREADB if boolean else DREAD, k, change=1)
 
+    def gather(self, node: Node, direct: bool) -> None:
+        code, slots, fill = cast(tuple[Node, tuple[int, ...], tuple[float, ...]], node.args)
+        key = (tuple(int(x) for x in slots), tuple(float(x) for x in fill))
+        index = self.gathers.setdefault(key, len(self.gathers))
+        self.node(code, direct)
+        self.emit(GATHERB if node.type == BOOL else GATHER, index)  # a: fixed up by _layout
 
-_INFIX = {
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "lt": "<",
-    "le": "<=",
-    "gt": ">",
-    "ge": ">=",
-    "eq": "==",
-    "ne": "!=",
-}
+    def operation(self, node: Node, direct: bool) -> None:
+        op = node.op
+        children = [cast(Node, a) for a in node.args]
+        if op in ("and", "or"):
+            self.node(children[0], direct)
+            jumps = []
+            for child in children[1:]:
+                jumps.append(self.emit(JFK if op == "and" else JTK))
+                self.depth -= 1  # the jump pops when it falls through
+                self.node(child, direct)
+            for at in jumps:
+                self.patch(at)
+            return
+        if op == "if":
+            self.node(children[0], direct)
+            skip = self.emit(JF, change=-1)
+            self.node(children[1], direct)
+            done = self.emit(JMP, change=-1)
+            self.patch(skip)
+            self.node(children[2], direct)
+            self.patch(done)
+            return
+        for child in children:
+            self.node(child, direct)
+        self.fold(op, len(children))
 
-
-def _apply(op: str, v: list[str], n: list[str]) -> str:
-    """The text of an operation on children ``v`` (as they are) or ``n`` (as floats)."""
-    if op in ("eq", "ne"):
-        return f"({v[0]} {_INFIX[op]} {v[1]})"
-    if op in _INFIX:
-        return f"({n[0]} {_INFIX[op]} {n[1]})"
-    if op == "div":
-        return f"div({n[0]}, {n[1]})"
-    if op == "mod":
-        return f"mod({n[0]}, {n[1]})"
-    if op == "tonum":
-        return n[0]
-    if op == "neg":
-        return f"(-{v[0]})"
-    if op == "not":
-        return f"(not {v[0]})"
-    if op == "if":
-        return f"({v[1]} if {v[0]} else {v[2]})"
-    if op in ("min", "max"):
-        fn = "fmin" if op == "min" else "fmax"
-        text = n[0]
-        for part in n[1:]:
-            text = f"{fn}({text}, {part})"
-        return text
-    if op == "clip":
-        return f"fmin(fmax({n[0]}, {n[1]}), {n[2]})"
-    if op == "abs":
-        return f"abs({n[0]})"
-    if op == "logistic":
-        return f"logistic({n[0]})"
-    raise ValueError(f"unknown operation {op}")
+    def fold(self, op: str, count: int) -> None:
+        """The instruction(s) combining ``count`` values on the stack."""
+        if op == "tonum":
+            return
+        if op in _UNARY:
+            self.emit(_UNARY[op])
+        elif op in _BINARY:
+            self.binary(_BINARY[op])
+        elif op in ("min", "max"):
+            for _ in range(count - 1):
+                self.binary(FMIN if op == "min" else FMAX)
+        elif op == "clip":
+            self.emit(CLIP, change=-2)
+        else:
+            raise ValueError(f"unknown operation {op}")
 
 
-def _float(value: float) -> str:
-    if value != value:
-        return "math.nan"
-    if value in (float("inf"), float("-inf")):
-        return "math.inf" if value > 0 else "(-math.inf)"
-    return repr(value)
+def _bodies(asm: _Assembler) -> None:
+    """The subroutines of the derived quantities (a body: its value, STORED, RETSUB)."""
+    for k, body in enumerate(asm.scenario.derived_table):
+        asm.bodies.append(pos(len(asm.code)))
+        asm.depth = 0
+        asm.label = len(asm.code)
+        asm.node(body, direct=True)
+        asm.emit(STORED, k, change=-1)
+        asm.emit(RETSUB)
 
 
-def _bounds(scenario: Scenario, slot: int) -> tuple[str, str]:
-    low, high = scenario.slots[slot].low, scenario.slots[slot].high
-    return (
-        "(-math.inf)" if low is None else _float(float(low)),
-        "math.inf" if high is None else _float(float(high)),
-    )
+def _effects(asm: _Assembler, effects: tuple[Effect, ...], rows: list[list[int]]) -> int:
+    """Append effect rows; return the first one's index."""
+    first = len(rows)
+    rows.extend([e.slot, asm.entry(e.expr)] for e in effects)
+    return first
 
 
-def _draw(w: _Writer, e: int, slot: int) -> str:
-    """The draw of event ``e``'s ``slot`` in month offset ``mi`` for timeline ``t``, from the
-    stream ``rng.stream_id(EVENT_DRAW, mi, e, slot)``."""
-    stream = f"np.uint64({_TRIGGER_DRAW | (e << 8) | slot}) | (np.uint64(mi) << np.uint64(32))"
-    return f"uniform(seed, {stream}, t)"
+def _event_row(
+    asm: _Assembler, event: CompiledEvent, options: list[list[int]], effects: list[list[int]]
+) -> list[int]:
+    """The events row of an event (its options' and effects' rows appended)."""
+    row = [0] * EVENT_COLUMNS
+    row[E_FIRST], row[E_LAST], row[E_ONCE] = event.first, event.last, int(event.once)
+    row[E_TRIGGER], row[E_DELAY] = event.trigger if event.trigger is not None else (-1, 0)
+    row[E_WHEN] = -1 if _always(event.when) else asm.entry(event.when)
+    row[E_PLAY] = -1 if _always(event.in_play) else asm.entry(event.in_play)
+    row[E_HAZARD] = asm.entry(event.hazard) if event.trigger is None else -1
+    row[E_OPTIONS], row[E_OPTION0] = len(event.options), len(options)
+    for option in event.options:
+        options.append([asm.entry(option.weight), 0, len(option.effects)])
+        options[-1][1] = _effects(asm, option.effects, effects)
+    row[E_EFFECT0] = _effects(asm, event.effects, effects)
+    row[E_EFFECTS] = len(event.effects)
+    return row
 
 
-def _puts(w: _Writer, effects: tuple[Effect, ...], names: list[str], pad: str) -> list[str]:
-    lines = []
-    for effect, name in zip(effects, names, strict=True):
-        low, high = _bounds(w.scenario, effect.slot)
-        lines.append(f"{pad}put(s, {effect.slot}, {name}, {low}, {high}, track, W)")
-    return lines
+def _always(node: Node) -> bool:
+    return node.op == "const" and bool(node.args[0])
 
 
-def _fire(w: _Writer, event: CompiledEvent, pad: str) -> list[str]:
-    """Lines that fire ``event`` (option, effects, record) for one timeline."""
-    e = event.index
-    lines: list[str] = []
-    if event.options:
-        lines.append(f"{pad}opt = CH[{e}]")
-        lines.append(f"{pad}if opt < 0:")
-        inner = pad + "    "
-        for i, option in enumerate(event.options):
-            lines.append(f"{inner}w{i} = fmax({w.num(option.weight)}, 0.0)")
-        total = " + ".join(f"w{i}" for i in range(len(event.options)))
-        lines.append(f"{inner}tot = {total}")
-        lines.append(f"{inner}opt = 0")
-        lines.append(f"{inner}if tot > 0.0:")
-        deep = inner + "    "
-        lines.append(f"{deep}target = {_draw(w, e, 1)} * tot")
-        lines.append(f"{deep}cum = 0.0")
-        for i in range(len(event.options) - 1):
-            lines.append(f"{deep}cum = cum + w{i}")
-            lines.append(f"{deep}if cum <= target:")
-            lines.append(f"{deep}    opt += 1")
-    names = [f"v{i}" for i in range(len(event.effects))]
-    for name, effect in zip(names, event.effects, strict=True):
-        lines.append(f"{pad}{name} = {w.num(effect.expr)}")
-    if any(o.effects for o in event.options):
-        keyword = "if"
-        for i, option in enumerate(event.options):
-            if not option.effects:
-                continue
-            lines.append(f"{pad}{keyword} opt == {i}:")
-            inner = pad + "    "
-            extra = [f"x{i}_{j}" for j in range(len(option.effects))]
-            for name, effect in zip(extra, option.effects, strict=True):
-                lines.append(f"{inner}{name} = {w.num(effect.expr)}")
-            lines += _puts(w, event.effects, names, inner)
-            lines += _puts(w, option.effects, extra, inner)
-            keyword = "elif"
-        lines.append(f"{pad}else:")
-        lines += _puts(w, event.effects, names, pad + "    ") or [f"{pad}    pass"]
-    else:
-        lines += _puts(w, event.effects, names, pad)
-    lines.append(f"{pad}L[{e}] = m")
-    lines.append(f"{pad}if F[{e}] < 0:")
-    lines.append(f"{pad}    F[{e}] = m")
-    lines.append(f"{pad}N[{e}] += 1")
-    if event.options:
-        lines.append(f"{pad}O[{e}] = opt")
-    lines.append(f"{pad}if track:")
-    lines.append(f"{pad}    W[0] = W[0] + W[{1 + len(w.scenario.slots) + e}]")
-    lines.append(f"{pad}C[0] += 1")
-    return lines
-
-
-def _event(w: _Writer, event: CompiledEvent) -> list[str]:
-    """Lines that examine ``event`` in month ``m`` (inside a group function)."""
-    e = event.index
-    pad = "        "
-    inner = pad + "    "
-    lines = [f"    if {event.first} <= m <= {event.last} and m < BL[{e}]:"]
-    lines.append(f"{pad}ok = L[{e}] < 0" if event.once else f"{pad}ok = True")
-    lines.append(f"{pad}fires = False")
-    play = w.expr(event.in_play)
-    tests = [] if event.trigger is None else [f"L[{event.trigger[0]}] == m - {event.trigger[1]}"]
-    tests += [text for text in (w.expr(event.when), play) if text != "True"]
-    lines.append(f"{pad}if ok and {' and '.join(tests) or 'True'}:")
-    if event.trigger is not None:
-        lines.append(f"{inner}fires = True")
-    else:
-        assert event.hazard is not None
-        lines.append(f"{inner}fires = {_draw(w, e, 0)} < {w.num(event.hazard)}")
-    lines.append(f"{pad}if not fires and ok and FO[{e}, mi] != 0:")
-    lines.append(f"{inner}fires = {play}")
-    lines.append(f"{inner}if not fires:")
-    lines.append(f"{inner}    REF[{e}, k] += 1")
-    lines.append(f"{pad}if fires:")
-    lines += _fire(w, event, inner)
-    return lines
-
-
-def _derived(w: _Writer) -> list[str]:
-    """``upd(k)``: derived value ``k`` and every one it needs, each computed only if stale.
-
-    Every body appears once (one switch), and a body reads the lower-indexed values it needs
-    from ``D`` directly: ``upd`` brings them up to date first, in ascending order.
-    """
-    scenario = w.scenario
-    order: list[int] = []
-    offsets = [0]
-    for k in range(len(scenario.derived_table)):
-        order += [*scenario.derived_deps[k], k]
-        offsets.append(len(order))
-    lines = [
-        f"DEPS = np.array({order or [0]!r}, dtype=np.int64)",
-        f"DOFF = np.array({offsets!r}, dtype=np.int64)",
-        "",
-        "@njit(**JIT)",
-        f"def upd(k, {_STATE}):",
-        "    for p in range(DOFF[k], DOFF[k + 1]):",
-        "        j = DEPS[p]",
-        "        if V[j] == C[0]:",
-        "            continue",
-    ]
-    direct = _Direct(scenario)
-    direct.gathers = w.gathers
-    for k, body in enumerate(scenario.derived_table):
-        keyword = "if" if k == 0 else "elif"
-        lines.append(f"        {keyword} j == {k}:")
-        lines.append(f"            D[{k}] = {direct.num(body)}")
-    lines += ["        V[j] = C[0]", "    return D[k]", ""]
-    return lines
-
-
-class _Direct(_Writer):
-    """Expressions inside ``upd``: derived values are read from ``D`` (already fresh)."""
-
-    def expr(self, node: Node) -> str:
-        if node.op == "derived":
-            text = f"D[{int(cast(int, node.args[0]))}]"
-            return f"({text} != 0.0)" if node.type == BOOL else text
-        return super().expr(node)
-
-
-def _schedule(scenario: Scenario) -> dict[int, list[tuple[str, int]]]:
-    """Month -> reads due at its start, within the simulated months (``simulate._schedule``)."""
-    schedule: dict[int, list[tuple[str, int]]] = {}
+def _reads(asm: _Assembler) -> tuple[list[list[int]], list[int]]:
+    """Rows of the month-start reads and their offsets by month offset (``simulate._schedule``)."""
+    scenario = asm.scenario
+    due: dict[int, list[list[int]]] = {}
     for i, outcome in enumerate(scenario.outcomes):
         if outcome.month is not None and outcome.month <= scenario.end:
-            schedule.setdefault(outcome.month, []).append(("OUT", i))
+            due.setdefault(outcome.month, []).append([READ_OUTCOME, i, asm.entry(outcome.expr)])
     for i, fact in enumerate(scenario.facts):
         opens = fact.month - fact.tolerance
         if opens > scenario.start:
-            schedule.setdefault(opens, []).append(("FOPEN", i))
+            due.setdefault(opens, []).append([READ_OPEN, i, asm.entry(fact.condition)])
         closes = min(fact.month + fact.tolerance + 1, scenario.end + 1)
         if closes <= scenario.end:
-            schedule.setdefault(closes, []).append(("FCLOSE", i))
-    return schedule
+            due.setdefault(closes, []).append([READ_CLOSE, i, asm.entry(fact.condition)])
+    rows: list[list[int]] = []
+    offsets = [0]
+    for month in range(scenario.start, scenario.end + 1):
+        rows += due.get(month, [])
+        offsets.append(len(rows))
+    return rows, offsets
 
 
-def _reads(w: _Writer) -> list[str]:
-    """A function doing the month-start reads of month ``m`` for block row ``k``."""
-    scenario = w.scenario
-    lines = ["@njit(**JIT)", f"def reads({_STATE}, k, OUT, FOPEN, FCLOSE):"]
-    schedule = _schedule(scenario)
-    if not schedule:
-        lines.append("    return")
-    for month in sorted(schedule):
-        lines.append(f"    if m == {month}:")
-        for kind, i in schedule[month]:
-            if kind == "OUT":
-                expr = scenario.outcomes[i].expr
-                lines.append(f"        OUT[{i}, k] = {w.num(expr)}")
-            else:
-                expr = scenario.facts[i].condition
-                lines.append(f"        {kind}[{i}, k] = {w.expr(expr)}")
-    lines.append("")
-    return lines
+def kernel_program(scenario: Scenario) -> KernelProgram:
+    """The arrays of ``scenario`` for the compiled kernel (see the module docstring)."""
+    asm = _Assembler(scenario)
+    _bodies(asm)
+    body_depth = asm.most
+    asm.most = 0
+    options: list[list[int]] = []
+    effects: list[list[int]] = []
+    rows = [_event_row(asm, event, options, effects) for event in scenario.events]
+    reads, offsets = _reads(asm)
+    temp = max(
+        [len(e.effects) + max([len(o.effects) for o in e.options] + [0]) for e in scenario.events]
+        + [len(e.options) for e in scenario.events]
+        + [1]
+    )
+    sizes = [len(scenario.slots), len(scenario.events), max(1, len(scenario.derived_table)),
+             body_depth + asm.most + 1, temp, scenario.start]  # fmt: skip
+    return _layout(asm, sizes, rows, options, effects, reads, offsets)
 
 
-_GROUP_ARGS = f"{_STATE}, mi, t, k, seed, FO, BL, CH, REF, track, W"
+def _layout(
+    asm: _Assembler,
+    sizes: list[int],
+    rows: list[list[int]],
+    options: list[list[int]],
+    effects: list[list[int]],
+    reads: list[list[int]],
+    offsets: list[int],
+) -> KernelProgram:
+    """Lay the tables out in ``ints`` and ``floats`` (offsets in the header)."""
+    ints = [0] * HEADER + [x for instruction in asm.code for x in instruction]
+    floats = list(asm.values)
+    tables: list[tuple[int, int]] = []
+    for slots, fill in asm.gathers:
+        tables.append((len(ints), len(floats)))
+        ints += [len(slots), *slots]
+        floats += fill
+    for i, (op, a, _) in enumerate(asm.code):
+        if op in (GATHER, GATHERB):
+            ints[pos(i) + 1], ints[pos(i) + 2] = tables[a]
+    header = dict.fromkeys(range(HEADER), 0)
+    for field_, value in zip((H_SLOTS, H_EVENTS, H_DERIVED, H_STACK, H_TEMP, H_START), sizes,
+                             strict=True):  # fmt: skip
+        header[field_] = value
+    for field_, table in ((H_EVT, rows), (H_OPT, options), (H_EFF, effects), (H_READS, reads)):
+        header[field_] = len(ints)
+        ints += [x for row in table for x in row]
+    header[H_READ_FROM] = len(ints)
+    ints += offsets
+    header[H_BOUNDS] = len(floats)
+    declared = asm.scenario.slots
+    for slot, _ in effects:
+        low, high = declared[slot].low, declared[slot].high
+        floats += [-np.inf if low is None else low, np.inf if high is None else high]
+    _working_layout(header)
+    for field_, value in header.items():
+        ints[field_] = value
+    return KernelProgram(np.array(ints, dtype=np.int64), np.array([*floats, 0.0]))
 
 
-def kernel_source(scenario: Scenario) -> str:
-    """The text of the compiled-kernel module of ``scenario`` (see the module docstring)."""
-    w = _Writer(scenario)
-    body: list[str] = []
-    body += _derived(w)
-    groups = [
-        scenario.events[i : i + EVENTS_PER_GROUP]
-        for i in range(0, len(scenario.events), EVENTS_PER_GROUP)
-    ]
-    for j, group in enumerate(groups):
-        body += ["@njit(**JIT)", f"def grp{j}({_GROUP_ARGS}):"]
-        for event in group:
-            body += _event(w, event)
-        body += ["    return", ""]
-    body += _reads(w)
-    main = _main_source(scenario, len(groups))
-    # the head comes last: writing the events above is what collects the gathers it declares
-    return "\n".join(_head_source(scenario, w) + body + main)
+def _working_layout(h: dict[int, int]) -> None:
+    """Where a timeline's working values lie in its float and int arrays (``interp.scratch``)."""
+    slots, events, derived = h[H_SLOTS], h[H_EVENTS], h[H_DERIVED]
+    h[H_DBASE] = slots
+    h[H_SBASE] = slots + derived
+    h[H_TBASE] = h[H_SBASE] + h[H_STACK]
+    h[H_FLOATS] = h[H_TBASE] + h[H_TEMP]
+    h[H_FBASE], h[H_OBASE], h[H_NBASE], h[H_VBASE] = events, 2 * events, 3 * events, 4 * events
+    h[H_CIDX] = 4 * events + derived
+    h[H_INTS] = h[H_CIDX] + 1
 
 
-def _main_source(scenario: Scenario, groups: int) -> list[str]:
-    """The kernel's entry point: load one timeline, run its months through every event group,
-    store it back (and keep its fingerprints when ``track``)."""
-    slots, events = len(scenario.slots), len(scenario.events)
-    derived = max(1, len(scenario.derived_table))
-    calls = [f"            grp{j}({_GROUP_ARGS})" for j in range(groups)]
-    return [
-        "@njit(cache=True, nogil=True)",
-        "def kernel(VAL, LAST, FIRST, OPTION, COUNT, TL, seed, m_from, stop, reads_first,",
-        "           FO, BL, CH, REF, OUT, FOPEN, FCLOSE, track, WEIGHTS, DIG, dstart, FP):",
-        '    """Advance every timeline (column) of the block from month ``m_from`` through',
-        '    ``stop`` in place (see ``engine.compiled``)."""',
-        f"    s = np.empty({slots})",
-        f"    L = np.empty({events}, np.int64)",
-        f"    F = np.empty({events}, np.int64)",
-        f"    O = np.empty({events}, np.int64)",
-        f"    N = np.empty({events}, np.int64)",
-        f"    D = np.zeros({derived})",
-        f"    V = np.full({derived}, -1, np.int64)",
-        "    C = np.zeros(1, np.int64)",
-        f"    W = np.zeros({1 + slots + events}, np.uint64)",
-        "    W[1:] = WEIGHTS",
-        "    for k in range(VAL.shape[1]):",
-        f"        for i in range({slots}):",
-        "            s[i] = VAL[i, k]",
-        f"        for e in range({events}):",
-        "            L[e] = LAST[e, k]",
-        "            F[e] = FIRST[e, k]",
-        "            O[e] = OPTION[e, k]",
-        "            N[e] = COUNT[e, k]",
-        "        t = np.uint64(TL[k])",
-        "        C[0] += 1",
-        "        if track:",
-        "            fp = np.uint64(0)",
-        f"            for i in range({slots}):",
-        "                fp += float_bits(s[i]) * W[1 + i]",
-        f"            for e in range({events}):",
-        f"                fp += np.uint64(N[e]) * W[{1 + slots} + e]",
-        "            W[0] = fp",
-        "        for m in range(m_from, stop + 1):",
-        f"            mi = m - {scenario.start}",
-        "            if m != m_from or reads_first:",
-        "                reads(s, L, F, O, N, m, D, V, C, k, OUT, FOPEN, FCLOSE)",
-        "                if track:",
-        "                    DIG[m - dstart, k] = W[0]",
-        *calls,
-        "            C[0] += 1",
-        f"        for i in range({slots}):",
-        "            VAL[i, k] = s[i]",
-        f"        for e in range({events}):",
-        "            LAST[e, k] = L[e]",
-        "            FIRST[e, k] = F[e]",
-        "            OPTION[e, k] = O[e]",
-        "            COUNT[e, k] = N[e]",
-        "        if track:",
-        "            FP[k] = W[0]",
-        "    return 0",
-        "",
-    ]
-
-
-def _head_source(scenario: Scenario, w: _Writer) -> list[str]:
-    """The module's docstring, imports and the gather tables the events use."""
-    head = [
-        f'"""Compiled kernel of scenario {scenario.name} {scenario.version} '
-        f'(sha256 {scenario.sha256}); generated by kremlinology.engine.codegen."""',
-        "import math",
-        "",
-        "import numpy as np",
-        "from numba import njit",
-        "",
-        "from kremlinology.engine.jitlib import (",
-        "    div, float_bits, fmax, fmin, logistic, mod, put, since, uniform,",
-        ")",
-        "",
-        'JIT = {"cache": True, "nogil": True, "_nrt": False}',
-        "",
-    ]
-    for (table, fill), index in w.gathers.items():
-        last = len(table) - 1
-        head += [
-            f"GS{index} = np.array({list(table)!r}, dtype=np.int64)",
-            f"GF{index} = np.array([{', '.join(_float(x) for x in fill)}], dtype=np.float64)",
-            "",
-            "@njit(**JIT)",
-            f"def gt{index}(s, code):",
-            f"    c = min(max(int(code), 0), {last})",
-            f"    row = GS{index}[c]",
-            f"    return s[row] if row >= 0 else GF{index}[c]",
-            "",
-        ]
-    return head
+def empty_program() -> KernelProgram:
+    """A program of no slots, events or reads (to compile the kernel with the right types)."""
+    header = dict.fromkeys(range(HEADER), 0)
+    header.update({H_DERIVED: 1, H_STACK: 1, H_TEMP: 1})
+    _working_layout(header)
+    ints = [header[i] for i in range(HEADER)]
+    ints[H_READ_FROM] = HEADER
+    return KernelProgram(np.array([*ints, 0], dtype=np.int64), np.zeros(1))

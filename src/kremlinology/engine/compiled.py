@@ -1,8 +1,8 @@
-"""The compiled kernel: a scenario's generated Numba module, cached on disk, behind VectorProgram's
-interface.
+"""The compiled kernel: one Numba interpreter (``engine.interp``) of a scenario's arrays
+(``engine.codegen``), behind VectorProgram's interface.
 
-``CompiledProgram(scenario)`` is a :class:`VectorProgram` whose ``advance`` runs the generated
-kernel (``engine.codegen``) when the observer is one whose effects the kernel reproduces exactly:
+``CompiledProgram(scenario)`` is a :class:`VectorProgram` whose ``advance`` runs the kernel when the
+observer is one whose effects the kernel reproduces exactly:
 
 * a plain ``simulate.Recorder`` without a log (outcomes, fact checks, refused forced firings);
 * an observer class that declares ``COMPILED = "digests"`` in its own body (the twin worlds'
@@ -18,19 +18,20 @@ casts, audits) gets the NumPy kernel, which gives the same state and records.
 Plans' ``set`` assignments run in NumPy between two kernel calls, at the start
 of their month, after that month's reads, as in the NumPy kernel.
 
-Compiled code is cached: the generated text goes to ``<cache dir>/kernels/k_<key>.py`` (written
-atomically) and Numba caches its machine code next to it, so a later process loads it in well under
-a second. The key covers the generated text, ``jitlib``'s source and the Numba version. Importing
-this module compiles nothing and does not import Numba; the first compile of a scenario prints a
-line on stderr (``KREMLINOLOGY_QUIET=1`` silences it).
+The kernel is compiled once per machine, for every scenario: ``engine/interp.py`` is copied to
+``<cache dir>/kernels/interp_<key>.py`` (written atomically) and imported from there, and Numba
+caches its machine code next to it, so a later process loads it instead of compiling. The key
+covers the kernel's source, the package files it imports (``jitlib``, ``codegen``, ``rng``), the
+Numba and Python versions. A scenario is only arrays (built in tens of milliseconds, kept per
+process). Importing this module compiles nothing and does not import Numba; the first compile
+prints a line on stderr before and after (``KREMLINOLOGY_QUIET=1`` silences them).
 
 Engines by name: ``"compiled"``, ``"numpy"`` (the vectorized kernel) and ``"reference"`` (the
 per-timeline interpreter, for checks; baseline runs only). All three give the same results, so the
 choice is one of speed. ``resolve_engine`` picks: the name given, else the one chosen with
 ``use_engine`` (the CLI's ``--engine``), else ``$KREMLINOLOGY_ENGINE``, else ``"compiled"`` where
-Numba imports and the scenario's kernel is already compiled, and ``"numpy"`` otherwise (a first
-compile of a large scenario takes minutes, see the README's figures, so it is never started
-unasked).
+Numba imports and ``"numpy"`` otherwise; resolving to ``"compiled"`` loads (or first compiles) the
+kernel in the calling process, so worker processes find it in the cache.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ from typing import Any
 
 import numpy as np
 
-from kremlinology.engine.codegen import CODEGEN_VERSION, kernel_source
+from kremlinology.engine.codegen import (
+    CODEGEN_VERSION,
+    KernelProgram,
+    empty_program,
+    kernel_program,
+)
 from kremlinology.engine.state import Plan, WorldState
 from kremlinology.engine.vector import Observer, VectorProgram, _assign
 from kremlinology.scenario.cache import cache_dir
@@ -59,7 +65,9 @@ from kremlinology.scenario.model import Scenario
 
 ENGINES = ("compiled", "numpy", "reference")
 _MODULES: dict[str, ModuleType] = {}
-_SOURCES: dict[str, tuple[str, str]] = {}
+_PROGRAMS: dict[str, KernelProgram] = {}
+_SOURCES = ("interp.py", "jitlib.py", "codegen.py", "rng.py")
+"""The package files the kernel's machine code depends on (its cache key hashes them)."""
 _MEMO: dict[int, tuple[weakref.ref[Scenario], str]] = {}
 _CHOICE: ContextVar[str | None] = ContextVar("kremlinology_engine", default=None)
 
@@ -83,24 +91,27 @@ def numba_available() -> bool:
 
 
 def resolve_engine(name: str | None = None, scenario: Scenario | None = None) -> str:
-    """The engine to use (see the module docstring). Raises ValueError for an unknown name or
-    for ``"compiled"`` without Numba."""
+    """The engine to use (see the module docstring; ``scenario`` names the scenario in the line
+    a first compile prints). Raises ValueError for an unknown name or for ``"compiled"`` without
+    Numba."""
     chosen = name or _CHOICE.get() or os.environ.get("KREMLINOLOGY_ENGINE") or None
     if chosen is None:
-        if numba_available() and scenario is not None and is_compiled(scenario):
-            return "compiled"
-        return "numpy"
+        chosen = "compiled" if numba_available() else "numpy"
     if chosen not in ENGINES:
         raise ValueError(f"unknown engine '{chosen}'; choose one of {', '.join(ENGINES)}")
-    if chosen == "compiled" and not numba_available():
-        raise ValueError("the compiled engine needs numba (pip install numba); use --engine numpy")
+    if chosen == "compiled":
+        if not numba_available():
+            raise ValueError(
+                "the compiled engine needs numba (pip install numba); use --engine numpy"
+            )
+        load_kernel(scenario)
     return chosen
 
 
 def _memo_key(scenario: Scenario) -> str:
-    """What the kernel's text depends on beyond the scenario's files: a scenario changed in
+    """What the kernel's arrays depend on beyond the scenario's files: a scenario changed in
     memory keeps its files' ``sha256`` but may carry other facts, events or outcomes (a ledger
-    added by ``history --ledger``, a fit's trial scenario), and its kernel must not be another's.
+    added by ``history --ledger``, a fit's trial scenario), and its arrays must not be another's.
     Remembered per scenario object while it lives (the digest takes tens of milliseconds)."""
     held = _MEMO.get(id(scenario))
     if held is not None and held[0]() is scenario:
@@ -111,61 +122,51 @@ def _memo_key(scenario: Scenario) -> str:
     return memo
 
 
-def _source(scenario: Scenario) -> tuple[str, str]:
-    """The kernel's text and cache key (kept in this process per scenario content, not per
-    files' hash alone: see :func:`_memo_key`)."""
+def program_of(scenario: Scenario) -> KernelProgram:
+    """The kernel's arrays of ``scenario`` (built once per process and scenario content)."""
     memo = _memo_key(scenario)
-    found = _SOURCES.get(memo)
+    found = _PROGRAMS.get(memo)
     if found is None:
-        source = kernel_source(scenario)
-        found = (source, _key(source))
-        _SOURCES[memo] = found
+        found = kernel_program(scenario)
+        _PROGRAMS[memo] = found
     return found
 
 
-def _marker(scenario: Scenario) -> Path:
-    """A small file naming the kernel last compiled for this scenario hash (a hint only: the
-    kernel that runs is always found by the hash of its generated text)."""
-    return kernel_dir() / f"scenario_{scenario.sha256[:32]}_{CODEGEN_VERSION}.key"
-
-
-def is_compiled(scenario: Scenario) -> bool:
-    """Whether the kernel of ``scenario`` was compiled (in this process or in the on-disk cache),
-    without generating its text (which takes a while for a large scenario)."""
-    found = _SOURCES.get(scenario.sha256)
-    if found is not None and found[1] in _MODULES:
-        return True
-    try:
-        key = _marker(scenario).read_text(encoding="utf-8").strip()
-    except OSError:
-        return False
-    return any((kernel_dir() / "__pycache__").glob(f"k_{key}.kernel-*.nbi"))
-
-
 def kernel_dir() -> Path:
-    """Where generated kernels and their machine code are cached."""
+    """Where the kernel's source copy and its machine code are cached."""
     return cache_dir() / "kernels"
 
 
-def _key(source: str) -> str:
+def kernel_key() -> str:
+    """The cache key of the kernel: its source, what it imports of the package, Numba's version."""
     numba = importlib.metadata.version("numba")
-    digest = hashlib.sha256(f"{CODEGEN_VERSION}\0{numba}\0".encode())
-    digest.update((Path(__file__).parent / "jitlib.py").read_bytes())
-    digest.update(source.encode())
+    digest = hashlib.sha256(f"{CODEGEN_VERSION}\0{numba}\0{sys.version}\0".encode())
+    for name in _SOURCES:
+        digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:32]
 
 
-def load_kernel(scenario: Scenario) -> ModuleType:
-    """The imported kernel module of ``scenario`` (generated, written and compiled if needed)."""
-    source, key = _source(scenario)
+def is_compiled(scenario: Scenario | None = None) -> bool:
+    """Whether the kernel (one for every scenario) is compiled, in this process or on disk."""
+    key = kernel_key()
+    if key in _MODULES:
+        return True
+    return any((kernel_dir() / "__pycache__").glob(f"interp_{key}.kernel-*.nbi"))
+
+
+def load_kernel(scenario: Scenario | None = None) -> ModuleType:
+    """The imported kernel module (written into the cache and compiled there if needed: the
+    first time on a machine, with a line on stderr). ``scenario`` only names it in that line."""
+    key = kernel_key()
     found = _MODULES.get(key)
     if found is not None:
         return found
     folder = kernel_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"k_{key}.py"
+    path = folder / f"interp_{key}.py"
+    source = (Path(__file__).parent / "interp.py").read_text(encoding="utf-8")
     if not path.exists() or path.read_text(encoding="utf-8") != source:
-        partial = folder / f".k_{key}.{os.getpid()}.tmp"
+        partial = folder / f".interp_{key}.{os.getpid()}.tmp"
         partial.write_text(source, encoding="utf-8")
         os.replace(partial, path)
     name = f"kremlinology_kernel_{key}"
@@ -174,55 +175,37 @@ def load_kernel(scenario: Scenario) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    cached = any((folder / "__pycache__").glob(f"k_{key}.kernel-*.nbi"))
-    if not cached and os.environ.get("KREMLINOLOGY_QUIET") != "1":
+    loud = not is_compiled() and os.environ.get("KREMLINOLOGY_QUIET") != "1"
+    if loud:
+        named = f" (for {scenario.name})" if scenario is not None else ""
         print(
-            f"compiling the {scenario.name} kernel (first run only; cached in {folder}) ...",
+            f"compiling the simulation kernel{named}: once per machine, for every scenario, "
+            f"cached in {folder} (about a minute) ...",
             file=sys.stderr,
             flush=True,
         )
     started = time.perf_counter()
-    _warm(module, scenario)
-    if not cached and os.environ.get("KREMLINOLOGY_QUIET") != "1":
+    _warm(module)
+    if loud:
         print(f"compiled in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     _MODULES[key] = module
-    marker = _marker(scenario)
-    if not marker.exists() or marker.read_text(encoding="utf-8").strip() != key:
-        partial = folder / f".{marker.name}.{os.getpid()}.tmp"
-        partial.write_text(key + "\n", encoding="utf-8")
-        os.replace(partial, marker)
     return module
 
 
-def _warm(module: ModuleType, scenario: Scenario) -> None:
-    """Call the kernel once on no timelines (compiles it, or loads its cached machine code)."""
-    slots, events = len(scenario.slots), len(scenario.events)
-    empty_f = np.zeros((slots, 0))
-    empty_i = np.zeros((events, 0), dtype=np.int32)
-    module.kernel(
-        empty_f,
-        empty_i,
-        empty_i,
-        np.zeros((events, 0), dtype=np.int16),
-        empty_i,
-        np.zeros(0, dtype=np.int64),
-        np.uint64(0),
-        scenario.start,
-        scenario.start - 1,
-        True,
-        np.zeros((events, scenario.months), dtype=np.uint8),
-        np.zeros(events, dtype=np.int64),
-        np.zeros(events, dtype=np.int64),
-        np.zeros((events, 0), dtype=np.int64),
-        np.zeros((len(scenario.outcomes), 0)),
-        np.zeros((len(scenario.facts), 0), dtype=np.bool_),
-        np.zeros((len(scenario.facts), 0), dtype=np.bool_),
-        False,
-        np.zeros(slots + events, dtype=np.uint64),
-        np.zeros((1, 0), dtype=np.uint64),
-        0,
-        np.zeros(0, dtype=np.uint64),
-    )
+def _warm(module: ModuleType) -> None:
+    """Call the kernel once on no timelines, with the argument types of every real call
+    (compiles it, or loads its cached machine code)."""
+    program = empty_program()
+    world = (np.zeros((0, 0)), *(np.zeros((0, 0), dtype=np.int32) for _ in range(2)),
+             np.zeros((0, 0), dtype=np.int16), np.zeros((0, 0), dtype=np.int32),
+             np.zeros(0, dtype=np.int64))  # fmt: skip
+    plan = (np.zeros((0, 1), dtype=np.uint8), np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64))  # fmt: skip
+    records = (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.bool_))
+    module.kernel(program.ints, program.floats, *module.scratch(program.ints), world,
+                  np.uint64(0), np.zeros(7, dtype=np.int64), plan, records, False,
+                  np.zeros(1, dtype=np.uint64), np.zeros((1, 0), dtype=np.uint64), 0,
+                  np.zeros(0, dtype=np.uint64))  # fmt: skip
 
 
 def _mode(observer: Observer | None) -> str | None:
@@ -244,6 +227,7 @@ class CompiledProgram(VectorProgram):
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         self.module = load_kernel(scenario)
+        self.program = program_of(scenario)
 
     def advance(
         self, world: WorldState, plan: Plan, seed: int, stop: int, observer: Observer | None = None
@@ -317,33 +301,52 @@ class CompiledProgram(VectorProgram):
         )
         digests = observer.digests if track else np.zeros((1, 0), dtype=np.uint64)
         start = observer.start if track else 0
+        world_arrays = _contiguous(world, _WORLD)
+        kept = _contiguous(records, _RECORDS)
+        if track:
+            observer.digests = np.ascontiguousarray(digests)
+        W = np.zeros(1 + len(scenario.slots) + len(scenario.events), dtype=np.uint64)
+        W[1:] = weights
+        program = self.program
         self.module.kernel(
-            world.values,
-            world.last,
-            world.first,
-            world.option,
-            world.count,
-            world.timelines,
+            program.ints,
+            program.floats,
+            *self.module.scratch(program.ints),
+            world_arrays,
             np.uint64(seed),
-            world.month,
-            stop,
-            reads_first,
-            forced,
-            blocked,
-            chosen,
-            refused,
-            records.outcomes,
-            records.fact_open,
-            records.fact_close,
+            np.array([world.month, stop, int(reads_first), 0, 0, 0, 0], dtype=np.int64),
+            (forced, blocked, chosen, refused),
+            kept,
             track,
-            np.ascontiguousarray(weights, dtype=np.uint64),
-            digests,
+            W,
+            observer.digests if track else digests,
             start,
             fingerprints,
         )
+        _write_back(world, _WORLD, world_arrays)
+        _write_back(records, _RECORDS, kept)
         world.month = stop + 1
         world.clock += 1
         world.stamps = [world.clock] * (world.values.shape[0] + world.last.shape[0] + 1)
+
+
+_WORLD = (("values", np.float64), ("last", np.int32), ("first", np.int32),
+          ("option", np.int16), ("count", np.int32), ("timelines", np.int64))  # fmt: skip
+_RECORDS = (("outcomes", np.float64), ("fact_open", np.bool_), ("fact_close", np.bool_))
+
+
+def _contiguous(holder: object, fields: tuple[tuple[str, type], ...]) -> tuple[np.ndarray, ...]:
+    """Arrays as the kernel takes them (C-contiguous, of its dtypes, so that one compiled kernel
+    serves every call): copies only where they are not, which ``_write_back`` copies back."""
+    return tuple(np.ascontiguousarray(getattr(holder, name), dtype=t) for name, t in fields)
+
+
+def _write_back(
+    holder: object, fields: tuple[tuple[str, type], ...], arrays: tuple[np.ndarray, ...]
+) -> None:
+    for (name, _), array in zip(fields, arrays, strict=True):
+        if getattr(holder, name) is not array:
+            getattr(holder, name)[...] = array
 
 
 def make_program(scenario: Scenario, engine: str | None = None) -> VectorProgram:

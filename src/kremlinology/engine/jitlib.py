@@ -1,9 +1,9 @@
 """Scalar building blocks of the compiled kernel: the keyed draw and the language's arithmetic.
 
 Everything here is a Numba ``njit`` function of scalars (no allocation, no Python objects), so the
-generated kernel of a scenario (see ``engine.codegen``) inlines them, and a CUDA version of the
-kernel could use the same definitions as device functions (only ``mulhi`` and ``float_bits`` are
-CPU intrinsics; CUDA has ``cuda.mulhi`` and a bitcast of its own).
+compiled kernel (``engine.interp``) inlines them, and a CUDA version of the kernel could use the
+same definitions as device functions (only ``mulhi`` and ``float_bits`` are CPU intrinsics; CUDA
+has ``cuda.mulhi`` and a bitcast of its own).
 
 The draw is Philox4x64-10 (Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as easy as
 1, 2, 3", SC 2011), computed for one counter: the key is ``(seed, stream id)``, the counter is
@@ -155,100 +155,3 @@ def logistic(x: float) -> float:  # pragma: no cover
 def since(last: int, month: int) -> float:  # pragma: no cover
     """``months_since``: months since the last firing, NEVER_MONTHS if it never fired."""
     return float(month - last) if last >= 0 else NEVER_MONTHS
-
-
-@njit(**JIT)
-def gather(s: Floats, code: float, slots: Any, fill: Any) -> float:  # pragma: no cover
-    """An office holder's attribute: ``s[slots[c]]``, or ``fill[c]`` where ``slots[c]`` is -1,
-    with ``c = int(code)`` clipped to the actor domain (``slots`` and ``fill``: tuples)."""
-    c = min(max(int(code), 0), len(slots) - 1)
-    row = slots[c]
-    return float(s[row]) if row >= 0 else float(fill[c])
-
-
-@njit(**JIT)
-def rehash(
-    fingerprint: np.uint64, weight: np.uint64, old: float, new: float
-) -> np.uint64:  # pragma: no cover
-    """A timeline's fingerprint after a slot changes from ``old`` to ``new`` (wrapping uint64)."""
-    return fingerprint + weight * (float_bits(new) - float_bits(old))
-
-
-@njit(**JIT)
-def put(
-    s: Floats, slot: int, value: float, low: float, high: float, track: bool, W: Words
-) -> None:  # pragma: no cover
-    """Assign ``value`` clipped to ``[low, high]`` (NaN stays NaN) to slot ``slot`` of ``s``,
-    keeping the fingerprint ``W[0]`` (with the weights ``W[1:]``) if ``track``."""
-    if value < low:
-        value = low
-    if value > high:
-        value = high
-    if track:
-        W[0] = rehash(W[0], W[1 + slot], s[slot], value)
-    s[slot] = value
-
-
-@njit(**JIT)
-def choose(
-    chosen: int,
-    s: Floats,
-    base: int,
-    options: int,
-    seed: np.uint64,
-    stream: np.uint64,
-    t: np.uint64,
-) -> int:  # pragma: no cover
-    """The option an event takes: the plan's ``chosen`` if set, else by weight (``s[base + i]``,
-    already at least 0; none positive: the first) against the draw of ``stream``, drawn only if
-    there is a choice to make."""
-    if chosen >= 0:
-        return chosen
-    total = s[base]
-    for i in range(1, options):
-        total = total + s[base + i]
-    if options < 2 or not total > 0.0:
-        return 0
-    target = uniform(seed, stream, t) * total
-    cumulative = 0.0
-    option = 0
-    for i in range(options - 1):
-        cumulative = cumulative + s[base + i]
-        if cumulative <= target:
-            option += 1
-    return option
-
-
-@njit(**JIT)
-def record(
-    e: int,
-    m: int,
-    opt: int,
-    R: Ints,
-    track: bool,
-    W: Words,
-    slots: int,
-    k: int,
-    G: Ints,
-    logging: bool,
-) -> None:  # pragma: no cover
-    """Book a firing of event ``e`` in month ``m`` (with option ``opt``, -1 if it has none): its
-    last and first month, count and option (``R[0..3, e]``), the fingerprint, and if ``logging``
-    a row (block row, month, event, option) of the log ``G`` (``G[0, 0]`` counts the rows; rows
-    beyond its size are counted, not written)."""
-    R[0, e] = m
-    if R[1, e] < 0:
-        R[1, e] = m
-    R[2, e] += 1
-    if opt >= 0:
-        R[3, e] = opt
-    if track:
-        W[0] = W[0] + W[1 + slots + e]
-    if logging:
-        n = G[0, 0] + 1
-        if n < G.shape[0]:
-            G[n, 0] = k
-            G[n, 1] = m
-            G[n, 2] = e
-            G[n, 3] = R[3, e]
-        G[0, 0] = n
