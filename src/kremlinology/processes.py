@@ -81,6 +81,7 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 def stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what is queued and end every worker now: terminate, then kill the stragglers."""
     processes: list[Any] = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)  # shutdown forgets it
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -92,3 +93,10 @@ def stop(pool: ProcessPoolExecutor) -> None:
             if process.is_alive():
                 process.kill()
                 process.join(KILL_AFTER_S)
+    # A worker killed while it sent a result leaves half a message in the result pipe, and the
+    # pool's thread would wait for the rest for ever (and the process with it, at exit). The
+    # workers are gone: closing this process's own copy of the pipe's write end ends that wait.
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
