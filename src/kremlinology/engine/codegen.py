@@ -13,12 +13,14 @@ opcodes below), run from an entry ``pc`` until ``RET``; every value is a float64
 it from the instruction (``b``: ``ON_CONST`` / ``ON_SLOT``, ``a`` its index) instead of the stack,
 which halves the instructions of the common ``x > 0.5``. ``and`` / ``or`` and ``if`` jump over what
 need not be evaluated (expressions have no side effects, so this changes no value). A derived
-quantity ``k`` read by an expression is ``ENSURE j`` for each ``j`` of ``derived_deps[k] + (k,)``
-(it runs the subroutine of ``j``'s body, which stores its value with ``STORED``, unless that value
-is still current: its version equals the timeline's version, which every firing and every month
-raises) and then ``DREAD k``; inside a body, derived quantities are read with ``DREAD`` directly
-(they were ensured first, in ascending order). An office read (``gather``) is ``GATHER`` with ``a``
-the position of its slot table in ``ints`` (its length, then a slot or -1 per holder code) and
+quantity ``k`` read by an expression is ``FRESH k`` (which jumps to the read if ``k`` is current),
+``ENSURE j`` for each ``j`` of ``derived_deps[k] + (k,)`` (it runs the subroutine of ``j``'s body,
+which stores its value with ``STORED``, unless that value is current: its version equals the
+timeline's version, which every firing raises, and, for a quantity that reads the month, it was
+computed in this month) and then ``DREAD k``; inside a body, derived quantities are read with
+``DREAD`` directly (they were ensured first, in ascending order). In an ``and``, a boolean slot
+read and its jump are one instruction, ``ANDS``. An office read (``gather``) is ``GATHER`` with
+``a`` the position of its slot table in ``ints`` (its length, then a slot or -1 per holder code) and
 ``b`` that of its fill values in ``floats``. Templates were expanded by the scenario compiler.
 
 **Events** are rows of ``EVENT_COLUMNS`` ints (``E_*``): window, ``once``, trigger, the entry
@@ -39,10 +41,10 @@ from typing import cast
 
 import numpy as np
 
-from kremlinology.scenario.expressions import BOOL, Node
+from kremlinology.scenario.expressions import BOOL, Node, walk
 from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
 
-CODEGEN_VERSION = 4
+CODEGEN_VERSION = 6
 """Raised whenever the arrays' layout or meaning changes (part of the kernel cache key)."""
 
 # opcodes, roughly by frequency (the interpreter tests them in this order). A binary operation's
@@ -51,6 +53,7 @@ CODEGEN_VERSION = 4
 SLOT, CONST, GT, LT, ADD, MUL, SUB, GE, LE, EQ, NE, DIV, MOD, FMIN, FMAX = range(15)
 SLOTB, FIRED, JFK, JTK, ENSURE, DREAD, DREADB, NOT, NEG, CLIP, ABS, LOGISTIC = range(15, 27)
 GATHER, GATHERB, SINCE, CHOSE, MONTH, JF, JMP, STORED, RETSUB, RET = range(27, 37)
+FRESH, ANDS = 37, 38
 ON_STACK, ON_CONST, ON_SLOT = 0, 1, 2
 
 # the header of ``ints``: sizes, then where each table starts (in ``ints``; bounds in ``floats``),
@@ -58,7 +61,7 @@ ON_STACK, ON_CONST, ON_SLOT = 0, 1, 2
 # ints: last, first, option and count of each event, derived values' versions, the version)
 (H_SLOTS, H_EVENTS, H_DERIVED, H_STACK, H_TEMP, H_START, H_EVT, H_OPT, H_EFF, H_READS,
  H_READ_FROM, H_BOUNDS, H_DBASE, H_SBASE, H_TBASE, H_FBASE, H_OBASE, H_NBASE, H_VBASE, H_CIDX,
- H_FLOATS, H_INTS) = range(22)  # fmt: skip
+ H_FLOATS, H_INTS, H_MONTHLY, H_MBASE) = range(24)  # fmt: skip
 HEADER = 24
 E_FIRST, E_LAST, E_ONCE, E_TRIGGER, E_DELAY, E_WHEN, E_PLAY, E_HAZARD = range(8)
 E_OPTIONS, E_OPTION0, E_EFFECT0, E_EFFECTS = range(8, 12)
@@ -117,6 +120,19 @@ class _Assembler:
         self.code[at][2] = pos(len(self.code))
         self.label = len(self.code)
 
+    def jump_keep(self, conjunction: bool) -> int:
+        """``JFK`` (``JTK``): on false (true) jump keeping the value, else pop it; after a
+        boolean slot read of an ``and``, the one instruction ``ANDS`` (jump pushing 0.0 where the
+        slot is false, else go on with nothing pushed)."""
+        last = self.code[-1]
+        if conjunction and last[0] == SLOTB and self.label < len(self.code) - 1:
+            last[0] = ANDS
+            self.depth -= 1
+            return len(self.code) - 1
+        at = self.emit(JFK if conjunction else JTK)
+        self.depth -= 1  # the jump pops when it falls through
+        return at
+
     def binary(self, op: int) -> None:
         """A two-operand operation; its right operand taken from the instruction before when
         that pushes a constant or a slot (and is not a jump's target)."""
@@ -172,8 +188,12 @@ class _Assembler:
 
     def derived(self, k: int, boolean: bool, direct: bool) -> None:
         if not direct:
-            for j in (*self.scenario.derived_deps[k], k):
+            deps = self.scenario.derived_deps[k]
+            skip = self.emit(FRESH, k) if deps else -1  # current: its needs are not looked at
+            for j in (*deps, k):
                 self.emit(ENSURE, j, self.bodies[j])
+            if skip >= 0:
+                self.patch(skip)
         self.emit(DREADB if boolean else DREAD, k, change=1)
 
     def gather(self, node: Node, direct: bool) -> None:
@@ -190,8 +210,7 @@ class _Assembler:
             self.node(children[0], direct)
             jumps = []
             for child in children[1:]:
-                jumps.append(self.emit(JFK if op == "and" else JTK))
-                self.depth -= 1  # the jump pops when it falls through
+                jumps.append(self.jump_keep(op == "and"))
                 self.node(child, direct)
             for at in jumps:
                 self.patch(at)
@@ -338,6 +357,8 @@ def _layout(
         ints += [x for row in table for x in row]
     header[H_READ_FROM] = len(ints)
     ints += offsets
+    header[H_MONTHLY] = len(ints)
+    ints += _monthly(asm.scenario) or [0]
     header[H_BOUNDS] = len(floats)
     declared = asm.scenario.slots
     for slot, _ in effects:
@@ -358,7 +379,18 @@ def _working_layout(h: dict[int, int]) -> None:
     h[H_FLOATS] = h[H_TBASE] + h[H_TEMP]
     h[H_FBASE], h[H_OBASE], h[H_NBASE], h[H_VBASE] = events, 2 * events, 3 * events, 4 * events
     h[H_CIDX] = 4 * events + derived
-    h[H_INTS] = h[H_CIDX] + 1
+    h[H_MBASE] = h[H_CIDX] + 1
+    h[H_INTS] = h[H_MBASE] + derived
+
+
+def _monthly(scenario: Scenario) -> list[int]:
+    """1 for each derived quantity whose value can change with the month alone (it reads the
+    month or a ``months_since``, or needs one that does), else 0."""
+    flags: list[int] = []
+    for k, body in enumerate(scenario.derived_table):
+        reads = any(part.op in ("month", "since") for part in walk(body))
+        flags.append(int(reads or any(flags[j] for j in scenario.derived_deps[k])))
+    return flags
 
 
 def empty_program() -> KernelProgram:
@@ -367,5 +399,5 @@ def empty_program() -> KernelProgram:
     header.update({H_DERIVED: 1, H_STACK: 1, H_TEMP: 1})
     _working_layout(header)
     ints = [header[i] for i in range(HEADER)]
-    ints[H_READ_FROM] = HEADER
+    ints[H_READ_FROM] = ints[H_MONTHLY] = HEADER
     return KernelProgram(np.array([*ints, 0], dtype=np.int64), np.zeros(1))

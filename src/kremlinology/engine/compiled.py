@@ -203,7 +203,7 @@ def _warm(module: ModuleType) -> None:
             np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64))  # fmt: skip
     records = (np.zeros((0, 0)), np.zeros((0, 0), dtype=np.bool_), np.zeros((0, 0), dtype=np.bool_))
     module.kernel(program.ints, program.floats, *module.scratch(program.ints), world,
-                  np.uint64(0), np.zeros(7, dtype=np.int64), plan, records, False,
+                  np.uint64(0), np.zeros(9, dtype=np.int64), plan, records, False,
                   np.zeros(1, dtype=np.uint64), np.zeros((1, 0), dtype=np.uint64), 0,
                   np.zeros(0, dtype=np.uint64))  # fmt: skip
 
@@ -308,21 +308,16 @@ class CompiledProgram(VectorProgram):
         W = np.zeros(1 + len(scenario.slots) + len(scenario.events), dtype=np.uint64)
         W[1:] = weights
         program = self.program
-        self.module.kernel(
-            program.ints,
-            program.floats,
-            *self.module.scratch(program.ints),
-            world_arrays,
-            np.uint64(seed),
-            np.array([world.month, stop, int(reads_first), 0, 0, 0, 0], dtype=np.int64),
-            (forced, blocked, chosen, refused),
-            kept,
-            track,
-            W,
-            observer.digests if track else digests,
-            start,
-            fingerprints,
-        )
+        scratch = self.module.scratch(program.ints)
+        months = np.array([world.month, stop, int(reads_first), 0, 0, 0, 0, 0, 0], dtype=np.int64)
+        step = max(16, SLICE_WORK // max(1, len(scenario.events) * (stop - world.month + 1)))
+        for first in range(0, world.size, step):
+            # slices: Python gets control back often enough to act on Ctrl-C and SIGTERM
+            months[7:9] = first, min(first + step, world.size)
+            self.module.kernel(program.ints, program.floats, *scratch, world_arrays,
+                               np.uint64(seed), months, (forced, blocked, chosen, refused), kept,
+                               track, W, observer.digests if track else digests, start,
+                               fingerprints)  # fmt: skip
         _write_back(world, _WORLD, world_arrays)
         _write_back(records, _RECORDS, kept)
         world.month = stop + 1
@@ -330,6 +325,9 @@ class CompiledProgram(VectorProgram):
         world.stamps = [world.clock] * (world.values.shape[0] + world.last.shape[0] + 1)
 
 
+SLICE_WORK = 2_000_000
+"""Event-months per kernel call (a tenth of a second or so of the Thaw): the block's timelines are
+advanced in slices of about this much work."""
 _WORLD = (("values", np.float64), ("last", np.int32), ("first", np.int32),
           ("option", np.int16), ("count", np.int32), ("timelines", np.int64))  # fmt: skip
 _RECORDS = (("outcomes", np.float64), ("fact_open", np.bool_), ("fact_close", np.bool_))

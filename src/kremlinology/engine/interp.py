@@ -16,7 +16,8 @@ does not grow with the scenario. Importing this module imports Numba but compile
   the refusal is counted in ``REF[e, k]``;
 * a firing draws its option (unless ``CH[e]`` chose it), evaluates every right-hand side on the
   state before the event, assigns them in order clipped to the slots' ranges, and writes the
-  event's record (raising the version, which makes every cached derived value stale).
+  event's record (raising the version, which makes every cached derived value stale; a new
+  month makes those stale that read the month).
 
 The draw of ``(month offset, event, slot)`` for timeline ``t`` is ``jitlib.uniform(seed,
 stream, t)``, the same double as ``rng.uniforms``. It is computed only where its value matters: a
@@ -59,6 +60,7 @@ SLOTB, FIRED, JFK, JTK, ENSURE, DREAD = g.SLOTB, g.FIRED, g.JFK, g.JTK, g.ENSURE
 DREADB, NOT, NEG, CLIP, ABS, LOGISTIC = g.DREADB, g.NOT, g.NEG, g.CLIP, g.ABS, g.LOGISTIC
 GATHER, GATHERB, SINCE, CHOSE, MONTH = g.GATHER, g.GATHERB, g.SINCE, g.CHOSE, g.MONTH
 JF, JMP, STORED, RETSUB, RET = g.JF, g.JMP, g.STORED, g.RETSUB, g.RET
+FRESH, ANDS = g.FRESH, g.ANDS
 ON_STACK, ON_CONST = g.ON_STACK, g.ON_CONST
 _DRAW = np.uint64(EVENT_DRAW << 56)
 _32 = np.uint64(32)
@@ -111,6 +113,8 @@ def _unary(op: int, x: float) -> float:  # pragma: no cover
 def _leaf(op: int, a: int, b: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays, m: int,
           code: float) -> float:  # pragma: no cover  # fmt: skip
     """The less frequent reads (``code``: an office read's holder code)."""
+    if op == DREAD:
+        return float(Fs[X[g.H_DBASE] + a])
     if op == DREADB:
         return 1.0 if Fs[X[g.H_DBASE] + a] != 0.0 else 0.0
     if op in (GATHER, GATHERB):
@@ -123,6 +127,14 @@ def _leaf(op: int, a: int, b: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays,
     if op == CHOSE:
         return 1.0 if Is[a] >= 0 and Is[X[g.H_OBASE] + a] == b else 0.0
     return float(m)  # MONTH
+
+
+@njit(**JIT)
+def _current(k: int, X: Arrays, Is: Arrays, m: int) -> bool:  # pragma: no cover
+    """Whether derived value ``k`` is current (see ``codegen``)."""
+    if Is[X[g.H_VBASE] + k] != Is[X[g.H_CIDX]]:
+        return False
+    return bool(X[X[g.H_MONTHLY] + k] == 0 or Is[X[g.H_MBASE] + k] == m)
 
 
 @njit(**JIT)
@@ -156,23 +168,23 @@ def ev(pc: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays, m: int) -> float: 
         elif op == FIRED:
             sp += 1
             Fs[sp] = 1.0 if Is[a] >= 0 else 0.0
-        elif op == JFK:
-            if Fs[sp] == 0.0:
+        elif op == ANDS:
+            if Fs[a] == 0.0:
+                sp += 1
+                Fs[sp] = 0.0
                 pc = b
-            else:
-                sp -= 1
-        elif op == JTK:
-            if Fs[sp] != 0.0:
+        elif op == JFK or op == JTK:  # noqa: SIM109
+            if (Fs[sp] == 0.0) == (op == JFK):
                 pc = b
             else:
                 sp -= 1
         elif op == ENSURE:
-            if Is[X[g.H_VBASE] + a] != Is[X[g.H_CIDX]]:
+            if not _current(a, X, Is, m):
                 back = pc
                 pc = b
-        elif op == DREAD:
-            sp += 1
-            Fs[sp] = Fs[X[g.H_DBASE] + a]
+        elif op == FRESH:
+            if _current(a, X, Is, m):
+                pc = b
         elif op == RETSUB:
             pc = back
         elif op == JF:
@@ -194,6 +206,7 @@ def _other(op: int, a: int, b: int, sp: int, X: Arrays, K: Arrays, Fs: Arrays, I
     if op == STORED:
         Fs[X[g.H_DBASE] + a] = Fs[sp]
         Is[X[g.H_VBASE] + a] = Is[X[g.H_CIDX]]
+        Is[X[g.H_MBASE] + a] = m
         return sp - 1
     if op == NOT:
         Fs[sp] = 1.0 if Fs[sp] == 0.0 else 0.0
@@ -204,7 +217,7 @@ def _other(op: int, a: int, b: int, sp: int, X: Arrays, K: Arrays, Fs: Arrays, I
         Fs[sp] = fmin(fmax(Fs[sp], Fs[sp + 1]), Fs[sp + 2])
     elif op == GATHER or op == GATHERB:  # noqa: SIM109
         Fs[sp] = _leaf(op, a, b, X, K, Fs, Is, m, Fs[sp])
-    else:  # DREADB, SINCE, CHOSE, MONTH
+    else:  # DREAD, DREADB, SINCE, CHOSE, MONTH
         sp += 1
         Fs[sp] = _leaf(op, a, b, X, K, Fs, Is, m, 0.0)
     return sp
@@ -394,7 +407,6 @@ def timeline(k: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays, world: Arrays
             if _examine(e, k, X, K, Fs, Is, m, draw, plan):
                 draw[2] = e
                 fire(e, X, K, Fs, Is, m, draw, chosen[e], track, W)
-        Is[version] += 1
     _load(k, X, Fs, Is, world, True)
     return W[0] if track else np.uint64(0)
 
@@ -405,9 +417,10 @@ def kernel(X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays, world: Arrays, seed: np
            dstart: int, FP: Arrays) -> int:  # pragma: no cover  # fmt: skip
     """Advance every timeline (column) of the block in place (see the module docstring).
 
-    ``Fs`` / ``Is``: ``scratch(X)``; ``months``: (from, stop, reads_first) and four more ints
-    of room; ``W``: the fingerprint (``W[0]``) and the weights (``W[1:]``)."""
-    for k in range(world[0].shape[1]):
+    ``Fs`` / ``Is``: ``scratch(X)``; ``months``: (from, stop, reads_first), four ints of room,
+    then the block rows to advance (``months[7] .. months[8] - 1``); ``W``: the fingerprint
+    (``W[0]``) and the weights (``W[1:]``)."""
+    for k in range(months[7], months[8]):
         fp = timeline(k, X, K, Fs, Is, world, seed, months, plan, records, track, W, DIG, dstart)
         if track:
             FP[k] = fp
