@@ -24,11 +24,12 @@ read and its jump are one instruction, ``ANDS``. An office read (``gather``) is 
 ``b`` that of its fill values in ``floats``. Templates were expanded by the scenario compiler.
 
 **Events** are rows of ``EVENT_COLUMNS`` ints (``E_*``): window, ``once``, trigger, the entry
-points of their condition, in-play test and hazard (-1: none, or always true), their options
-(rows of three: weight entry point, first effect, effects) and effects (rows of two: slot, entry
-point; the slot's range in ``floats``). **Reads** of outcomes and fact checks at month starts are
-rows of three (kind, index, entry point), those of month offset ``i`` from ``read_from[i]`` to
-``read_from[i + 1]``.
+points of their chance (``_chance``: the hazard, 1 for a triggered event, where the condition and
+the in-play test hold, else 0) and in-play test (-1: always true; ``E_HAZARD`` is unused), their
+options (rows of three: weight entry point, first effect, effects) and effects (rows of two: slot,
+entry point; the slot's range in ``floats``). **Reads** of outcomes and fact checks at month
+starts are rows of three (kind, index, entry point), those of month offset ``i`` from
+``read_from[i]`` to ``read_from[i + 1]``.
 
 The semantics are those of ``engine.vector`` (its docstring states them) and ``engine.reference``;
 ``engine.interp`` states how the kernel carries them out.
@@ -41,10 +42,10 @@ from typing import cast
 
 import numpy as np
 
-from kremlinology.scenario.expressions import BOOL, Node, walk
+from kremlinology.scenario.expressions import BOOL, NUM, Node, as_number, const, walk
 from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
 
-CODEGEN_VERSION = 6
+CODEGEN_VERSION = 7
 """Raised whenever the arrays' layout or meaning changes (part of the kernel cache key)."""
 
 # opcodes, roughly by frequency (the interpreter tests them in this order). A binary operation's
@@ -270,9 +271,9 @@ def _event_row(
     row = [0] * EVENT_COLUMNS
     row[E_FIRST], row[E_LAST], row[E_ONCE] = event.first, event.last, int(event.once)
     row[E_TRIGGER], row[E_DELAY] = event.trigger if event.trigger is not None else (-1, 0)
-    row[E_WHEN] = -1 if _always(event.when) else asm.entry(event.when)
+    row[E_WHEN] = asm.entry(_chance(event))
     row[E_PLAY] = -1 if _always(event.in_play) else asm.entry(event.in_play)
-    row[E_HAZARD] = asm.entry(event.hazard) if event.trigger is None else -1
+    row[E_HAZARD] = -1
     row[E_OPTIONS], row[E_OPTION0] = len(event.options), len(options)
     for option in event.options:
         options.append([asm.entry(option.weight), 0, len(option.effects)])
@@ -280,6 +281,21 @@ def _event_row(
     row[E_EFFECT0] = _effects(asm, event.effects, effects)
     row[E_EFFECTS] = len(event.effects)
     return row
+
+
+def _chance(event: CompiledEvent) -> Node:
+    """One expression for a candidate's natural firing: its hazard (1 for a triggered event)
+    where its condition and in-play test hold (evaluated in that order, as the kernels do), else
+    0: the kernel evaluates one expression per candidate instead of three."""
+    hazard = const(1.0, NUM)
+    if event.trigger is None:
+        assert event.hazard is not None
+        hazard = as_number(event.hazard)
+    tests = [t for t in (event.when, event.in_play) if not _always(t)]
+    if not tests:
+        return hazard
+    condition = tests[0] if len(tests) == 1 else Node("and", tuple(tests), BOOL)
+    return Node("if", (condition, hazard, const(0.0, NUM)), NUM)
 
 
 def _always(node: Node) -> bool:

@@ -317,7 +317,7 @@ def _reads(k: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays, m: int, mi: int
             FCLOSE[index, k] = value != 0.0
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _examine(e: int, k: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays, m: int,
              draw: Arrays, plan: Arrays) -> bool:  # pragma: no cover  # fmt: skip
     """Whether event ``e`` fires in month ``m`` of block row ``k`` (counting a refusal)."""
@@ -327,22 +327,13 @@ def _examine(e: int, k: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays, m: in
         return False
     ok = Is[e] < 0 if X[row + g.E_ONCE] else True
     fires = False
-    source, when, play = X[row + g.E_TRIGGER], X[row + g.E_WHEN], X[row + g.E_PLAY]
-    if (
-        ok
-        and (source < 0 or Is[source] == m - X[row + g.E_DELAY])
-        and (when < 0 or ev(when, X, K, Fs, Is, m) != 0.0)
-        and (play < 0 or ev(play, X, K, Fs, Is, m) != 0.0)
-    ):
-        if source >= 0:
+    source, play = X[row + g.E_TRIGGER], X[row + g.E_PLAY]
+    if ok and (source < 0 or Is[source] == m - X[row + g.E_DELAY]):
+        chance = ev(X[row + g.E_WHEN], X, K, Fs, Is, m)  # hazard where the tests hold, else 0
+        if chance >= 1.0:
             fires = True
-        else:
-            hazard = ev(X[row + g.E_HAZARD], X, K, Fs, Is, m)
-            if hazard >= 1.0:
-                fires = True
-            elif hazard > 0.0:
-                u = _draw(np.uint64(draw[0]), draw[1], e, 0, np.uint64(draw[3]))
-                fires = u < hazard
+        elif chance > 0.0:
+            fires = _draw(np.uint64(draw[0]), draw[1], e, 0, np.uint64(draw[3])) < chance
     if not fires and ok and FO[e, draw[1]] != 0:
         fires = play < 0 or ev(play, X, K, Fs, Is, m) != 0.0
         if not fires:
