@@ -61,7 +61,6 @@ def test_chain_counterfactual_moves_later_links(thaw, whatif, outcome, sign) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the generic break comes too late (0.12 at seed 2)")
 def test_split_stays_likely_without_the_cuban_missiles(thaw) -> None:  # type: ignore[no-untyped-def]
     # The quarrel had many causes (ideology, de-Stalinisation, dealings with the West, the withheld
     # bomb); Cuba was one road to the open break, not the only one.

@@ -48,7 +48,6 @@ def test_calendar_list_names_real_events(thaw) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="Soviet, American and technical events are still certain")
 def test_only_the_outside_calendar_is_certain(baseline) -> None:  # type: ignore[no-untyped-def]
     # 8,000 timelines: an event that truly fires in 98% of them reads >= 0.99 with odds < 1e-10.
     listed = calendar_ids()
