@@ -39,14 +39,13 @@ scalar code that ``numba.cuda.jit(device=True)`` compiles as they are (``mulhi``
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from numba import njit
 
 from kremlinology.engine import codegen as g
-from kremlinology.engine.jitlib import NEVER_MONTHS, div, float_bits, fmax, fmin, mod, uniform
+from kremlinology.engine.jitlib import div, float_bits, fmax, fmin, logistic, mod, since, uniform
 from kremlinology.engine.rng import EVENT_DRAW
 
 JIT: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}
@@ -106,7 +105,7 @@ def _unary(op: int, x: float) -> float:  # pragma: no cover
         return -x
     if op == ABS:
         return abs(x)
-    return 1.0 / (1.0 + math.exp(-x))  # LOGISTIC
+    return logistic(x)  # LOGISTIC
 
 
 @njit(**JIT)
@@ -123,7 +122,7 @@ def _leaf(op: int, a: int, b: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays,
         value = Fs[row] if row >= 0 else K[b + c]
         return value if op == GATHER else (1.0 if value != 0.0 else 0.0)
     if op == SINCE:
-        return float(m - Is[a]) if Is[a] >= 0 else NEVER_MONTHS
+        return since(Is[a], m)
     if op == CHOSE:
         return 1.0 if Is[a] >= 0 and Is[X[g.H_OBASE] + a] == b else 0.0
     return float(m)  # MONTH
