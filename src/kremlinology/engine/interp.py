@@ -105,7 +105,7 @@ def _unary(op: int, x: float) -> float:  # pragma: no cover
         return -x
     if op == ABS:
         return abs(x)
-    return logistic(x)  # LOGISTIC
+    return float(logistic(x))  # LOGISTIC
 
 
 @njit(**JIT)
@@ -122,7 +122,7 @@ def _leaf(op: int, a: int, b: int, X: Arrays, K: Arrays, Fs: Arrays, Is: Arrays,
         value = Fs[row] if row >= 0 else K[b + c]
         return value if op == GATHER else (1.0 if value != 0.0 else 0.0)
     if op == SINCE:
-        return since(Is[a], m)
+        return float(since(Is[a], m))
     if op == CHOSE:
         return 1.0 if Is[a] >= 0 and Is[X[g.H_OBASE] + a] == b else 0.0
     return float(m)  # MONTH
