@@ -29,9 +29,9 @@ from kremlinology.counterfactual.interventions import (
     to_plan,
 )
 from kremlinology.counterfactual.twin import TwinRun
-from kremlinology.engine.parallel import open_executor
-from kremlinology.engine.simulate import start_block
-from kremlinology.engine.state import Plan
+from kremlinology.engine.parallel import balanced_spans, open_executor, width
+from kremlinology.engine.simulate import DEFAULT_CHUNK, start_block
+from kremlinology.engine.state import Plan, RowPlan
 from kremlinology.engine.vector import VectorProgram
 from kremlinology.scenario.model import Scenario
 
@@ -80,6 +80,8 @@ class CandidateTask:
     stop: int
     overrides: tuple[tuple[int, np.ndarray], ...] = ()
     """(slot, per-timeline values) written over the parameters' draws before the first month."""
+    rows: RowPlan | None = None
+    """What differs between the timelines' plans (several candidates in one block)."""
 
 
 def driver_sample(twin: TwinRun, sample: int = DEFAULT_SAMPLE) -> np.ndarray:
@@ -111,6 +113,11 @@ def run_candidates(
     are simulated, and only up to it: elsewhere the candidate changes nothing before then (the
     event never fired, so neither blocking it nor fixing its option acts), and those timelines keep
     the what-if world's values. Outcomes read after ``months[i]`` are not valid in world ``i``.
+
+    Candidates on events the what-if leaves alone are simulated together, in shared blocks of
+    one row per candidate and timeline (:func:`_shared_tasks`) for each month they stop at;
+    each row gives what a block of its own would, so the values are those of one block per
+    candidate.
     """
     scenario = twin.scenario
     world = twin.whatif
@@ -121,24 +128,94 @@ def run_candidates(
         np.flatnonzero((first[spec.event] >= 0) & (first[spec.event] < month))
         for spec, month in zip(specs, months, strict=True)
     ]
+    base_plan = to_plan(base, scenario)
+    acted = set(base_plan.forced) | set(base_plan.blocked) | set(base_plan.chosen)
+    alone: list[int] = []  # candidates simulated in a block of their own
+    together: dict[int, list[int]] = {}  # stop month -> candidates simulated in shared blocks
+    for i, (spec, month) in enumerate(zip(specs, months, strict=True)):
+        if spec.event in acted:
+            alone.append(i)
+        else:
+            together.setdefault(min(month, scenario.end), []).append(i)
     tasks = [
         CandidateTask(
             scenario,
             twin.seed,
-            timelines[rows],
-            to_plan([*base, candidate_intervention(scenario, spec)], scenario),
-            min(month, scenario.end),
+            timelines[rows_of[i]],
+            to_plan([*base, candidate_intervention(scenario, specs[i])], scenario),
+            min(months[i], scenario.end),
         )
-        for spec, month, rows in zip(specs, months, rows_of, strict=True)
+        for i in alone
     ]
-    with open_executor(workers, len(tasks)) as executor:
-        simulated = list(executor.map(_candidate_task, tasks))
+    shared = [
+        _shared_tasks(
+            scenario,
+            twin.seed,
+            base_plan,
+            stop,
+            [(specs[i], timelines[rows_of[i]]) for i in members],
+            workers,
+        )
+        for stop, members in together.items()
+    ]
+    with open_executor(workers, len(tasks) + sum(len(t) for t in shared)) as executor:
+        results = iter(executor.map(_candidate_task, tasks + [t for ts in shared for t in ts]))
+        simulated: dict[int, np.ndarray] = {i: next(results) for i in alone}
+        for members, group in zip(together.values(), shared, strict=True):
+            joined = np.concatenate([next(results) for _ in group], axis=1)
+            cuts = np.cumsum([rows_of[i].size for i in members])[:-1]
+            simulated.update(zip(members, np.split(joined, cuts, axis=1), strict=True))
     worlds = []
-    for rows, values in zip(rows_of, simulated, strict=True):
+    for rows, values in zip(rows_of, (simulated[i] for i in range(len(specs))), strict=True):
         combined = base_values.copy()
         combined[:, rows] = values
         worlds.append(combined)
     return worlds
+
+
+def _shared_tasks(
+    scenario: Scenario,
+    seed: int,
+    plan: Plan,
+    stop: int,
+    members: list[tuple[stats.CandidateSpec, np.ndarray]],
+    workers: int,
+) -> list[CandidateTask]:
+    """Several candidates (each with its timelines) as blocks of rows, one row per candidate
+    and timeline, each row under ``plan`` plus its own candidate (a :class:`RowPlan`).
+
+    The kernel's cost per block and month is paid once for all of them instead of once per
+    candidate; every row gives what a block of its own would (the draws are keyed by timeline),
+    so the cut into blocks changes nothing. Rows are cut into a multiple of the workers' count.
+    """
+    timelines = np.concatenate([rows for _, rows in members])
+    size = timelines.size
+    if not size:
+        return [CandidateTask(scenario, seed, timelines, plan, stop)]
+    blocked: dict[int, tuple[int, np.ndarray]] = {}
+    chosen: dict[int, np.ndarray] = {}
+    offset = 0
+    for spec, rows in members:
+        span = slice(offset, offset + rows.size)
+        offset += rows.size
+        if spec.kind == "event":
+            mask = blocked.setdefault(spec.event, (scenario.start, np.zeros(size, bool)))[1]
+            mask[span] = True
+        else:
+            assert spec.option is not None
+            chosen.setdefault(spec.event, np.full(size, -1, dtype=np.int16))[span] = spec.option
+    every = RowPlan(blocked, chosen)
+    return [
+        CandidateTask(
+            scenario,
+            seed,
+            timelines[cut.first : cut.first + cut.count],
+            plan,
+            stop,
+            rows=every.take(slice(cut.first, cut.first + cut.count)),
+        )
+        for cut in balanced_spans(size, DEFAULT_CHUNK, width(workers))
+    ]
 
 
 def _candidate_task(task: CandidateTask) -> np.ndarray:
@@ -151,7 +228,7 @@ def _candidate_task(task: CandidateTask) -> np.ndarray:
     block = start_block(program, task.seed, 0, last).take(task.timelines)
     for slot, values in task.overrides:
         block.world.values[slot] = values
-    block.advance(task.plan, stop=task.stop)
+    block.advance(task.plan, stop=task.stop, rows=task.rows)
     return np.asarray(block.records.outcomes)
 
 

@@ -61,7 +61,7 @@ from kremlinology.engine.codegen import (
     empty_program,
     kernel_program,
 )
-from kremlinology.engine.state import Plan, WorldState
+from kremlinology.engine.state import Plan, RowPlan, WorldState
 from kremlinology.engine.vector import Observer, VectorProgram, _assign
 from kremlinology.scenario.cache import cache_dir
 from kremlinology.scenario.model import Scenario
@@ -233,12 +233,20 @@ class CompiledProgram(VectorProgram):
         self.program = program_of(scenario)
 
     def advance(
-        self, world: WorldState, plan: Plan, seed: int, stop: int, observer: Observer | None = None
+        self,
+        world: WorldState,
+        plan: Plan,
+        seed: int,
+        stop: int,
+        observer: Observer | None = None,
+        *,
+        rows: RowPlan | None = None,
     ) -> None:
-        """Simulate months ``world.month .. stop`` in place (as ``VectorProgram.advance``)."""
+        """Simulate months ``world.month .. stop`` in place (as ``VectorProgram.advance``; with
+        per-row overrides ``rows``, on the NumPy kernel)."""
         mode = _mode(observer)
-        if mode is None or world.month > stop:
-            super().advance(world, plan, seed, stop, observer)
+        if mode is None or world.month > stop or rows is not None:
+            super().advance(world, plan, seed, stop, observer, rows=rows)
             return
         assert observer is not None
         scenario = self.scenario

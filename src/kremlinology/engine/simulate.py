@@ -16,7 +16,7 @@ import numpy as np
 from kremlinology.engine import reference
 from kremlinology.engine.compiled import make_program, resolve_engine
 from kremlinology.engine.parallel import Span, balanced_spans, open_executor, spans, width
-from kremlinology.engine.state import Plan, WorldState, initial_state
+from kremlinology.engine.state import Plan, RowPlan, WorldState, initial_state
 from kremlinology.engine.vector import VectorProgram
 from kremlinology.scenario.expressions import BOOL, Categorical
 from kremlinology.scenario.model import Scenario
@@ -39,8 +39,10 @@ class Records:
         return Records(self.outcomes.copy(), self.fact_open.copy(), self.fact_close.copy())
 
     def take(self, rows: np.ndarray) -> Records:
-        """The records of some timelines (by position)."""
-        return Records(self.outcomes[:, rows], self.fact_open[:, rows], self.fact_close[:, rows])
+        """The records of some timelines (by position), C-contiguous (``WorldState.take``)."""
+        return Records(
+            *(np.take(a, rows, axis=1) for a in (self.outcomes, self.fact_open, self.fact_close))
+        )
 
     def facts_hold(self) -> np.ndarray:
         """Return (facts, timelines) bool: the fact held within its tolerance."""
@@ -157,12 +159,19 @@ class Block:
     records: Records
     log: list[Fired] | None = None
 
-    def advance(self, plan: Plan, stop: int | None = None, log: bool = False) -> None:
-        """Simulate up to and including month ``stop`` (default: the scenario's end)."""
+    def advance(
+        self,
+        plan: Plan,
+        stop: int | None = None,
+        log: bool = False,
+        rows: RowPlan | None = None,
+    ) -> None:
+        """Simulate up to and including month ``stop`` (default: the scenario's end); ``rows``:
+        overrides of ``plan`` that differ between the block's timelines (``state.RowPlan``)."""
         scenario = self.program.scenario
         stop = scenario.end if stop is None else stop
         recorder = Recorder(self.program, self.records, log)
-        self.program.advance(self.world, plan, self.seed, stop, recorder)
+        self.program.advance(self.world, plan, self.seed, stop, recorder, rows=rows)
         if self.world.month > scenario.end:
             recorder.finish(self.world)
         if recorder.log is not None:

@@ -59,15 +59,18 @@ class WorldState:
         )
 
     def take(self, rows: np.ndarray) -> WorldState:
-        """Return the state of a subset of this block's timelines (by position)."""
+        """Return the state of a subset of this block's timelines (by position), its arrays
+        C-contiguous like a new block's."""
+        # ``a[:, rows]`` would be Fortran-ordered: every read of one slot over the timelines
+        # (what the kernels do all the time) would then be strided, about 20 times slower.
         return WorldState(
             self.month,
             self.timelines[rows],
-            self.values[:, rows],
-            self.last[:, rows],
-            self.first[:, rows],
-            self.option[:, rows],
-            self.count[:, rows],
+            np.take(self.values, rows, axis=1),
+            np.take(self.last, rows, axis=1),
+            np.take(self.first, rows, axis=1),
+            np.take(self.option, rows, axis=1),
+            np.take(self.count, rows, axis=1),
         )
 
 
@@ -123,3 +126,39 @@ class Plan:
 
 
 NO_PLAN = Plan()
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """Interventions that differ between the timelines of one block, on top of its :class:`Plan`
+    (the NumPy kernel only: ``VectorProgram.advance``'s ``rows``).
+
+    ``blocked``: event -> (first month, bool per row): the event cannot fire from that month in
+    the rows marked; ``chosen``: event -> option per row (-1 where the row leaves it free): the
+    option a marked row's event takes whenever it fires. A row behaves exactly as a block of its
+    own under the block's plan plus its overrides would: a blocked event is not a candidate there,
+    and a chosen option replaces the drawn one. So several plans that differ in one event each
+    run as one block, which pays the kernel's per-month cost once (the drivers' candidates). An
+    event named here must not also be in the block's plan (``check`` raises ValueError).
+    """
+
+    blocked: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
+    chosen: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def check(self, plan: Plan, size: int) -> None:
+        """Raise ValueError when an event is also in ``plan`` or an array is not one per row."""
+        shared = (set(self.blocked) | set(self.chosen)) & (
+            set(plan.forced) | set(plan.blocked) | set(plan.chosen)
+        )
+        if shared:
+            raise ValueError(f"events {sorted(shared)} are in both the plan and the row plan")
+        arrays = [mask for _, mask in self.blocked.values()] + list(self.chosen.values())
+        if any(a.shape != (size,) for a in arrays):
+            raise ValueError(f"a row plan needs one value per row ({size})")
+
+    def take(self, rows: np.ndarray | slice) -> RowPlan:
+        """The overrides of some rows (by position)."""
+        return RowPlan(
+            {e: (month, mask[rows]) for e, (month, mask) in self.blocked.items()},
+            {e: options[rows] for e, options in self.chosen.items()},
+        )

@@ -34,7 +34,7 @@ from typing import Protocol, cast
 import numpy as np
 
 from kremlinology.engine import rng
-from kremlinology.engine.state import Plan, WorldState
+from kremlinology.engine.state import Plan, RowPlan, WorldState
 from kremlinology.scenario.expressions import BOOL, NEVER_MONTHS, Node, walk
 from kremlinology.scenario.model import CompiledEvent, Effect, Scenario
 
@@ -490,9 +490,19 @@ class VectorProgram:
         return self.probes
 
     def advance(
-        self, world: WorldState, plan: Plan, seed: int, stop: int, observer: Observer | None = None
+        self,
+        world: WorldState,
+        plan: Plan,
+        seed: int,
+        stop: int,
+        observer: Observer | None = None,
+        *,
+        rows: RowPlan | None = None,
     ) -> None:
-        """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop+1``."""
+        """Simulate months ``world.month .. stop`` in place; ``world.month`` ends at ``stop+1``.
+        ``rows``: overrides of the plan that differ between rows (:class:`RowPlan`)."""
+        if rows is not None:
+            rows.check(plan, world.size)
         set_closures = {
             m: [(slot, self.compile(expr)) for slot, expr in items]
             for m, items in plan.sets.items()
@@ -510,12 +520,18 @@ class VectorProgram:
                     _assign(world, slot, _detach(fn(world)), None, self.scenario, observer)
                 for event in self.active.get(month, ()):
                     if not plan.is_blocked(event, month):
-                        self._step(world, event, plan, draws, observer)
+                        self._step(world, event, plan, draws, observer, rows)
                 world.month = month + 1
                 world.touch(-1)
 
     def _step(
-        self, world: WorldState, e: int, plan: Plan, draws: _Draws, observer: Observer | None
+        self,
+        world: WorldState,
+        e: int,
+        plan: Plan,
+        draws: _Draws,
+        observer: Observer | None,
+        rows: RowPlan | None = None,
     ) -> None:
         event = self.scenario.events[e]
         month, size = world.month, world.size
@@ -525,6 +541,9 @@ class VectorProgram:
         if event.trigger is not None:
             source, delay = event.trigger
             candidates = once_ok & (world.last[source] == month - delay)
+        held = rows.blocked.get(e) if rows is not None else None
+        if held is not None and month >= held[0]:
+            candidates = candidates & ~held[1]  # as if not examined in those rows
         if not forced and not candidates.any():
             return  # nothing can happen: skip evaluating the condition
         if not forced and candidates.sum() * SPARSE < size:
@@ -534,7 +553,7 @@ class VectorProgram:
         if forced:
             fires = self._forced(world, e, once_ok, fires, observer)
         if fires.any():
-            self._fire(world, event, fires, plan, draws, observer)
+            self._fire(world, event, fires, plan, draws, observer, rows)
 
     def _forced(
         self,
@@ -586,6 +605,7 @@ class VectorProgram:
         plan: Plan,
         draws: _Draws,
         observer: Observer | None,
+        overrides: RowPlan | None = None,
     ) -> None:
         e = event.index
         rows = np.flatnonzero(fires)
@@ -600,7 +620,13 @@ class VectorProgram:
                 return value if positions is None else value[positions]
             return value[rows if positions is None else rows[positions]]
 
-        chosen = self._choose(source, event, plan, draws, rows, cut) if event.options else None
+        chosen = None
+        if event.options:
+            chosen = self._choose(source, event, plan, draws, rows, cut)
+            fixed = overrides.chosen.get(e) if overrides is not None else None
+            if fixed is not None:  # the drawn option is replaced where the row fixes one
+                here = fixed[rows]
+                chosen = np.where(here >= 0, here, chosen).astype(np.int16)
         pending = [
             (rows, cut(v), slot, low, high) for slot, v, low, high in self.effects[e].values(source)
         ]
