@@ -129,14 +129,7 @@ def run_candidates(
         for spec, month in zip(specs, months, strict=True)
     ]
     base_plan = to_plan(base, scenario)
-    acted = set(base_plan.forced) | set(base_plan.blocked) | set(base_plan.chosen)
-    alone: list[int] = []  # candidates simulated in a block of their own
-    together: dict[int, list[int]] = {}  # stop month -> candidates simulated in shared blocks
-    for i, (spec, month) in enumerate(zip(specs, months, strict=True)):
-        if spec.event in acted:
-            alone.append(i)
-        else:
-            together.setdefault(min(month, scenario.end), []).append(i)
+    alone, together = _partition(specs, months, base_plan.events, scenario.end)
     tasks = [
         CandidateTask(
             scenario,
@@ -162,15 +155,39 @@ def run_candidates(
         results = iter(executor.map(_candidate_task, tasks + [t for ts in shared for t in ts]))
         simulated: dict[int, np.ndarray] = {i: next(results) for i in alone}
         for members, group in zip(together.values(), shared, strict=True):
-            joined = np.concatenate([next(results) for _ in group], axis=1)
-            cuts = np.cumsum([rows_of[i].size for i in members])[:-1]
-            simulated.update(zip(members, np.split(joined, cuts, axis=1), strict=True))
-    worlds = []
-    for rows, values in zip(rows_of, (simulated[i] for i in range(len(specs))), strict=True):
-        combined = base_values.copy()
-        combined[:, rows] = values
-        worlds.append(combined)
-    return worlds
+            simulated.update(_split_shared(members, [next(results) for _ in group], rows_of))
+    return [_over(base_values, rows_of[i], simulated[i]) for i in range(len(specs))]
+
+
+def _over(base_values: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The what-if world's outcomes with a candidate's simulated timelines written over them."""
+    combined = base_values.copy()
+    combined[:, rows] = values
+    return combined
+
+
+def _partition(
+    specs: list[stats.CandidateSpec], months: list[int], acted: set[int], end: int
+) -> tuple[list[int], dict[int, list[int]]]:
+    """Split candidates into those run in a block of their own (their event is in the what-if's
+    plan, which a row plan may not override) and, by the month they stop at, those run together."""
+    alone: list[int] = []
+    together: dict[int, list[int]] = {}
+    for i, (spec, month) in enumerate(zip(specs, months, strict=True)):
+        if spec.event in acted:
+            alone.append(i)
+        else:
+            together.setdefault(min(month, end), []).append(i)
+    return alone, together
+
+
+def _split_shared(
+    members: list[int], parts: list[np.ndarray], rows_of: list[np.ndarray]
+) -> dict[int, np.ndarray]:
+    """Each member's outcomes out of its shared blocks' (rows in member order, as laid out)."""
+    joined = np.concatenate(parts, axis=1)
+    cuts = np.cumsum([rows_of[i].size for i in members])[:-1]
+    return dict(zip(members, np.split(joined, cuts, axis=1), strict=True))
 
 
 def _shared_tasks(

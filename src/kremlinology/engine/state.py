@@ -120,6 +120,11 @@ class Plan:
         return months is not None and month in months
 
     @property
+    def events(self) -> set[int]:
+        """The events the plan forces, blocks or fixes the option of."""
+        return set(self.forced) | set(self.blocked) | set(self.chosen)
+
+    @property
     def empty(self) -> bool:
         """Whether the plan changes nothing."""
         return not (self.forced or self.blocked or self.chosen or self.sets)
@@ -147,9 +152,7 @@ class RowPlan:
 
     def check(self, plan: Plan, size: int) -> None:
         """Raise ValueError when an event is also in ``plan`` or an array is not one per row."""
-        shared = (set(self.blocked) | set(self.chosen)) & (
-            set(plan.forced) | set(plan.blocked) | set(plan.chosen)
-        )
+        shared = (set(self.blocked) | set(self.chosen)) & plan.events
         if shared:
             raise ValueError(f"events {sorted(shared)} are in both the plan and the row plan")
         arrays = [mask for _, mask in self.blocked.values()] + list(self.chosen.values())
