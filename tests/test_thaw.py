@@ -205,7 +205,7 @@ def test_fidelity_targets_hold_for_a_fixed_seed(fidelity) -> None:  # type: igno
 @pytest.mark.xfail(
     strict=True,
     reason="held-out fidelity fell with issue 9's refusals and issue 10's rebuild; refitted on "
-    "the rebuilt Thaw 0.618 (prior) -> 0.651 (posterior), below 0.7",
+    "the rebuilt Thaw 0.659 (prior) -> 0.684 (posterior), below 0.7",
 )
 def test_fidelity_target_is_met_for_a_fixed_seed(fidelity) -> None:  # type: ignore[no-untyped-def]
     assert fidelity["holdout_score"] >= HELD_OUT_TARGET
