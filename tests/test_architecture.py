@@ -34,6 +34,8 @@ LAZY_LIBRARIES = {
 LAZY_MODULES = {
     ("kremlinology", "kremlinology.api"): "the package root re-exports the API on first use, so "
     "that importing any subpackage (which imports the root first) stays cheap",
+    ("kremlinology.cli.web", "kremlinology.web.app"): "the web app imports FastAPI and Jinja2 "
+    "(a quarter of a second); only `serve` needs it, so the other commands start without them",
 }
 """Imports of the package's own modules inside a function: (importing module, imported module)."""
 
