@@ -19,7 +19,13 @@ from typer.testing import CliRunner
 
 from conftest import REPO, TESTBED
 from kremlinology.cli import build_app
-from kremlinology.engine.cluster import ClusterError, DaskExecutor, parse_spec, use_cluster
+from kremlinology.engine.cluster import (
+    CONNECT_TIMEOUT_S,
+    ClusterError,
+    DaskExecutor,
+    parse_spec,
+    use_cluster,
+)
 from test_cancellation import STOP_S, children, start, stop_and_time, wait_for
 
 distributed = pytest.importorskip("distributed")
@@ -179,6 +185,57 @@ def test_bad_cluster_values_are_clear_errors() -> None:
         build_app(), ["run", "--scenario", "testbed", "--runs", "10", "--cluster", "local:x"]
     )
     assert result.exit_code == 2 and "local:N needs N" in result.output
+
+
+DEAD = "tcp://127.0.0.1:1"
+"""An address where no scheduler listens (port 1 is never a Dask scheduler's)."""
+GIVE_UP_S = 15.0
+"""What the test allows for the command to give up: CONNECT_TIMEOUT_S (5 s) and the start-up of
+a busy machine, well short of Dask's own default (30 s) or the 20 s this waited before."""
+
+
+def _cli(args: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the command line in a fresh process; its result and how long it took."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "KREMLINOLOGY_NO_CACHE": "1"}
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "kremlinology", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    return done, time.monotonic() - began
+
+
+def test_an_address_where_no_scheduler_listens_fails_fast_and_clearly() -> None:
+    """``--cluster`` at a dead address: within seconds, exit code 2 and one line naming the
+    address (under ``--json`` the error object), not Dask's 30 s wait or a traceback."""
+    done, seconds = _cli(["run", "--scenario", "testbed", "--runs", "100", "--cluster", DEAD])
+    assert done.returncode == 2, done.stderr
+    assert seconds < GIVE_UP_S, f"gave up after {seconds:.1f} s"
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"error: cannot reach the Dask scheduler at {DEAD}: ")
+    assert line.endswith(f"after {CONNECT_TIMEOUT_S} s")  # Dask's words: it tried that long
+    args = ["whatif", "no_plot", "--scenario", "testbed", "--runs", "100", "--json"]
+    done, seconds = _cli([*args, "--cluster", DEAD])
+    assert done.returncode == 2, done.stderr
+    assert seconds < GIVE_UP_S, f"gave up after {seconds:.1f} s"
+    assert "Traceback" not in done.stderr
+    found = json.loads(done.stdout)
+    assert found["error"].startswith(f"cannot reach the Dask scheduler at {DEAD}: ")
+    assert found["position"] is None and found["problems"] == []
+
+
+def test_an_address_dask_cannot_parse_is_a_clear_error() -> None:
+    for address, says in (("nonsense", "missing port"), ("bogus://x:1", "unknown address scheme")):
+        result = CliRunner().invoke(
+            build_app(), ["run", "--scenario", "testbed", "--runs", "10", "--cluster", address]
+        )
+        assert result.exit_code == 2, result.output
+        assert f"--cluster '{address}' is not a scheduler address" in result.output
+        assert says in result.output
 
 
 CLUSTER_RUNS = "5000000"

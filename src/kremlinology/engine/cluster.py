@@ -31,7 +31,13 @@ ResultT = TypeVar("ResultT")
 _CLIENT: ContextVar[Any] = ContextVar("kremlinology_cluster", default=None)
 LOCAL = "local:"
 MAX_LOCAL_WORKERS = 64
-CONNECT_TIMEOUT_S = 20
+CONNECT_TIMEOUT_S = 5
+"""How long to try to reach a scheduler at an address before giving up. Dask's default (30 s,
+retrying) made a mistyped address or a stopped scheduler look like a hang; a scheduler that
+is up answers within milliseconds on a LAN, and within a second or two across the world."""
+LOCAL_CONNECT_TIMEOUT_S = 20
+"""How long the client may take to reach a local cluster it has just started (a loaded machine
+is slow to schedule the new processes, and the cluster is known to be there)."""
 WORKER_PRELOAD = "kremlinology.engine.cluster_worker"
 """Run by a local cluster's workers as they start: they ignore Ctrl-C (see that module)."""
 LOCAL_WORKER_CONFIG = {
@@ -214,9 +220,17 @@ def _connect(spec: str, kind: str, count: int, opened: list[Any]) -> Any:
                     )
                 )
             target = opened[-1]
-        opened.append(Client(target, timeout=CONNECT_TIMEOUT_S))
+        timeout = LOCAL_CONNECT_TIMEOUT_S if kind == "local" else CONNECT_TIMEOUT_S
+        opened.append(Client(target, timeout=timeout))
     except (OSError, TimeoutError) as error:
+        # one line naming the address (Dask's message says how long it tried), no traceback
         raise ClusterError(f"cannot reach the Dask scheduler at {spec}: {error}") from None
+    except ValueError as error:
+        if kind == "local":
+            raise
+        # Dask's word on an address it cannot parse ("missing port number", "unknown address
+        # scheme"), said of the option it came from
+        raise ClusterError(f"--cluster '{spec}' is not a scheduler address: {error}") from None
     return opened[-1]
 
 
