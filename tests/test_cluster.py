@@ -283,6 +283,72 @@ def test_ctrl_c_stops_a_local_cluster_with_its_workers() -> None:
     assert seconds < STOP_S, f"stopped after {seconds:.2f} s"
 
 
+def test_ctrl_c_while_a_local_cluster_starts_stops_it_cleanly() -> None:
+    """Ctrl-C while ``local:2`` starts its workers (they are still importing): exit code 130
+    with only 'interrupted', and every process of the command's group gone soon after (the
+    workers were born deaf to it and are stopped by the command, not killed half-started)."""
+    args = ["run", "--scenario", str(TESTBED), "--runs", CLUSTER_RUNS, "--i-know"]
+    process = start([*args, "--engine", "numpy", "--cluster", "local:2"])
+    wait_for(lambda: process.poll() is not None or bool(_spawned(process.pid)), 60)
+    assert process.poll() is None, process.communicate()
+    os.killpg(process.pid, signal.SIGINT)  # what the terminal does for Ctrl-C
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip() == "interrupted"  # no traceback ("Nanny failed to start"), no warning
+    wait_for(lambda: _live_in_group(process.pid) == [], STOP_S)
+
+
+def _spawned(pid: int) -> list[int]:
+    """The worker processes (multiprocessing's spawn) that ``pid`` has started so far."""
+    found = []
+    for child in children(pid):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as handle:
+                if b"spawn_main" in handle.read():
+                    found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def _live_in_group(group: int) -> list[int]:
+    """Processes of process group ``group`` that are alive (a zombie is not)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+            found.append(int(name))
+    return found
+
+
+def test_a_ctrl_c_while_a_local_cluster_closes_lets_the_close_finish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C that comes as the local cluster closes is raised once it has closed: cut short,
+    the close was left to Dask's exit hook, which held the command 10 s more."""
+    from distributed.core import Status
+
+    original = distributed.LocalCluster.close
+    statuses: list[object] = []
+
+    def close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the close begins
+        done = original(self, *args, **kwargs)
+        statuses.append(self.status)
+        return done
+
+    monkeypatch.setattr(distributed.LocalCluster, "close", close)
+    with pytest.raises(KeyboardInterrupt), use_cluster("local:1") as executor:
+        assert executor is not None and list(executor.map(abs, [-1, -2])) == [1, 2]
+    assert statuses == [Status.closed]
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds a process has used (0 once it is gone)."""
     try:

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from multiprocessing import resource_tracker
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -189,8 +190,11 @@ def use_cluster(spec: str | None) -> Iterator[DaskExecutor | None]:
         finally:
             _CLIENT.reset(token)
     finally:
-        for thing in reversed(opened):
-            thing.close()
+        # a Ctrl-C pressed while they close waits for the end: an interrupted close left a
+        # local cluster to Dask's exit hook, which took 10 s more to stop it
+        with _ctrl_c_held():
+            for thing in reversed(opened):
+                thing.close()
 
 
 def _connect(spec: str, kind: str, count: int, opened: list[Any]) -> Any:
@@ -202,9 +206,13 @@ def _connect(spec: str, kind: str, count: int, opened: list[Any]) -> Any:
     except ImportError as error:  # pragma: no cover - distributed is a dependency
         raise ClusterError("--cluster needs dask.distributed (pip install distributed)") from error
     try:
-        target: Any = spec
-        if kind == "local":
-            with _ctrl_c_held(), dask.config.set(LOCAL_WORKER_CONFIG):
+        if kind != "local":  # a Ctrl-C may interrupt this wait (at most CONNECT_TIMEOUT_S)
+            opened.append(Client(spec, timeout=CONNECT_TIMEOUT_S))
+            return opened[-1]
+        # started now, before the mask below, so that it is not started under it (_ctrl_c_held)
+        resource_tracker.ensure_running()
+        with _ctrl_c_held():
+            with dask.config.set(LOCAL_WORKER_CONFIG):
                 opened.append(
                     LocalCluster(
                         n_workers=count,
@@ -219,9 +227,9 @@ def _connect(spec: str, kind: str, count: int, opened: list[Any]) -> Any:
                         preload=[WORKER_PRELOAD],
                     )
                 )
-            target = opened[-1]
-        timeout = LOCAL_CONNECT_TIMEOUT_S if kind == "local" else CONNECT_TIMEOUT_S
-        opened.append(Client(target, timeout=timeout))
+            # the client too: a Ctrl-C that cut its connection short left it half made, for
+            # Dask's exit hook to wait on
+            opened.append(Client(opened[-1], timeout=LOCAL_CONNECT_TIMEOUT_S))
     except (OSError, TimeoutError) as error:
         # one line naming the address (Dask's message says how long it tried), no traceback
         raise ClusterError(f"cannot reach the Dask scheduler at {spec}: {error}") from None
@@ -243,7 +251,14 @@ def _ctrl_c_held() -> Iterator[None]:
     this process stops them itself, so they print no tracebacks. Threads started inside (Dask's
     event loop, which starts the workers) inherit the blocked signal, and so do the processes
     they start; this process still hears a Ctrl-C through its other threads (a C library's
-    threads) or when the block ends. Main thread only (elsewhere, nothing changes)."""
+    threads) or when the block ends. Main thread only (elsewhere, nothing changes).
+
+    One thing undoes the mask: multiprocessing's resource tracker, started with the first
+    process, leaves SIGINT unblocked in the thread that started it (bpo-33613: blocked around
+    the start, then unblocked, whatever it was before). Started inside by Dask's event loop,
+    which then starts the workers, it had them born hearing Ctrl-C: one pressed while they
+    started killed them ("Nanny failed to start", a traceback, a worker left behind). So start
+    it before the block (``resource_tracker.ensure_running()``) when processes start inside."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
