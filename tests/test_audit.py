@@ -7,12 +7,19 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import kremlinology.api as k
+import kremlinology.counterfactual.audit as audit_worlds
 from conftest import TESTBED, vector_logs, write_scenario
+from kremlinology.analysis.audit import audit as count_incoherences
 from kremlinology.cli import app
+from kremlinology.counterfactual.audit import AuditedWorlds
+from kremlinology.counterfactual.catalogue import resolve_query
+from kremlinology.counterfactual.interventions import divergence_month, to_plan
+from kremlinology.narrate.templates import Narrator
 from kremlinology.scenario.expressions import BOOL, Node
 from kremlinology.scenario.loader import load_scenario
 from kremlinology.scenario.model import Scenario
@@ -252,3 +259,61 @@ def test_kernel_in_play_rule_holds_in_the_thaw_baseline() -> None:
     # what the Thaw cannot fail today: no firing with an actor out of play, no forced firing late
     report = k.audit(None, "thaw", 24, 1)
     assert report.firings_out_of_play == 0 and report.forced_at_window_end == 0
+
+
+def _worlds(
+    scenario: Scenario, query: str | None, runs: int, seed: int, in_blocks: bool
+) -> AuditedWorlds:
+    """The logged worlds of an audit, in one block or in blocks as on a cluster."""
+    if query is None:
+        if in_blocks:
+            return audit_worlds._baseline_worlds_in_blocks(scenario, runs, seed)
+        return audit_worlds.baseline_worlds(scenario, runs, seed)
+    interventions = resolve_query(query, scenario).interventions
+    plan, divergence = to_plan(interventions, scenario), divergence_month(interventions, scenario)
+    how = audit_worlds._whatif_worlds_in_blocks if in_blocks else audit_worlds.whatif_worlds
+    return how(scenario, plan, divergence, runs, seed, True)
+
+
+@pytest.mark.parametrize(
+    ("which", "query"),
+    [("cast", None), ("cast", "late_feast"), ("testbed", None), ("testbed", "no_plot")],
+)
+def test_an_audit_in_blocks_logs_what_one_block_logs(
+    cast: Scenario, testbed: Scenario, which: str, query: str | None
+) -> None:
+    """On a cluster the audit runs in blocks and merges their logs: the same firings, arrays
+    and all, as one block's, so the same report (examples included)."""
+    scenario = cast if which == "cast" else testbed
+    one = _worlds(scenario, query, 301, 5, in_blocks=False)
+    cut = _worlds(scenario, query, 301, 5, in_blocks=True)
+    assert (cut.runs, cut.seed, cut.kept) == (one.runs, one.seed, one.kept)
+    assert list(cut.worlds) == list(one.worlds)
+    assert sum(len(firings) for firings in one.worlds.values()) > 0
+    for name, firings in one.worlds.items():
+        assert len(cut.worlds[name]) == len(firings)
+        for a, b in zip(firings, cut.worlds[name], strict=True):
+            assert (a.month, a.event) == (b.month, b.event)
+            for field in ("timelines", "options", "holders", "in_play"):
+                assert np.array_equal(getattr(a, field), getattr(b, field)), (name, field)
+    sentence = Narrator(scenario).sentence
+    report = count_incoherences(scenario, one, sentence, query or "baseline")
+    assert count_incoherences(scenario, cut, sentence, query or "baseline") == report
+    if which == "cast":
+        assert not report.clean  # examples, and their order, are compared too
+
+
+def test_audit_takes_engine_and_cluster_like_the_other_commands(cast: Scenario) -> None:
+    """``audit --engine`` is accepted (the audit's firing logs are the NumPy kernel's whatever
+    it says, as for chronicles) and gives the default's JSON; a bad value is a clear error."""
+    runner = CliRunner()
+    args = ["audit", "late_feast", "--scenario", str(cast.path), "--runs", "150", "--json"]
+    default = runner.invoke(app, args)
+    assert default.exit_code == 1, default.output  # the late feast is found
+    numpy_run = runner.invoke(app, [*args, "--engine", "numpy"])
+    assert numpy_run.exit_code == 1, numpy_run.output
+    assert json.loads(numpy_run.stdout) == json.loads(default.stdout)
+    bad = runner.invoke(app, [*args, "--engine", "fast"])
+    assert bad.exit_code == 2 and "--engine must be one of" in bad.stdout
+    bad = runner.invoke(app, [*args, "--cluster", "local:0"])
+    assert bad.exit_code == 2 and "local:N needs N" in bad.stdout

@@ -131,8 +131,10 @@ def test_run_and_whatif_on_the_cluster_equal_one_machine(scheduler: str) -> None
         ["whatif", "no_plot", "--runs", "600"],  # with its drivers (found by intervention)
         ["calibrate", "--runs", "1200", "--accept", "0.1", "--no-write", "--replicates", "10"],
         ["chronicle", "no_plot", "--runs", "400"],
+        ["audit", "no_plot", "--runs", "700"],  # its blocks' firing logs merged
+        ["audit", "--baseline", "--runs", "500"],
     ],
-    ids=["claim", "why", "whatif-drivers", "calibrate", "chronicle"],
+    ids=["claim", "why", "whatif-drivers", "calibrate", "chronicle", "audit", "audit-baseline"],
 )
 def test_every_simulating_command_on_the_cluster_equals_one_machine(
     scheduler: str, args: list[str]

@@ -13,11 +13,14 @@ from kremlinology.analysis.audit import AuditReport
 from kremlinology.api import AUDIT_RUNS
 from kremlinology.api import audit as run_audit
 from kremlinology.cli.common import (
+    ClusterOption,
+    EngineOption,
     JsonOption,
     NoConditionOption,
     RunsOption,
     ScenarioOption,
     SeedOption,
+    computing,
     fail,
     load,
     parse_runs,
@@ -43,13 +46,17 @@ def audit_command(
     ] = False,
     no_condition: NoConditionOption = False,
     as_json: JsonOption = False,
+    engine: EngineOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Audit a what-if's worlds for incoherence: events fired with an actor out of play,
-    sentences naming someone absent, forced firings at the end of a window. Exits 1 on any."""
+    sentences naming someone absent, forced firings at the end of a window. Exits 1 on any.
+    (The audit reads a log of every firing, which the NumPy kernel keeps: it runs on that
+    kernel whatever --engine says; --cluster runs its blocks on the cluster, same report.)"""
     if baseline == (query is not None):
         fail("give a QUERY to audit a what-if, or --baseline (not both)")
     n, s = parse_runs(runs), parse_seed(seed)
-    with user_errors():
+    with user_errors(), computing(engine, cluster):
         report = run_audit(query, load(scenario), n, s, condition=not no_condition)
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))

@@ -227,8 +227,8 @@ def _connect(spec: str, kind: str, count: int, opened: list[Any]) -> Any:
                         preload=[WORKER_PRELOAD],
                     )
                 )
-            # the client too: a Ctrl-C that cut its connection short left it half made, for
-            # Dask's exit hook to wait on
+            # the client's connection too: a Ctrl-C meanwhile is raised once the client is on
+            # ``opened``, so the caller closes it with the cluster
             opened.append(Client(opened[-1], timeout=LOCAL_CONNECT_TIMEOUT_S))
     except (OSError, TimeoutError) as error:
         # one line naming the address (Dask's message says how long it tried), no traceback
