@@ -2,9 +2,10 @@
 
 It exists to check the vectorized kernel. It shares the parser, the random streams and the parameter
 draws with it, but evaluates expressions by walking the tree over Python floats, one timeline and
-one event at a time. Only ``exp`` (in ``logistic``) and ``%`` go through NumPy scalars, so that both
-engines round identically. The semantics (the month's order, actors in play, forced events) are
-stated in ``engine.vector``'s docstring; this module is their plainest reading.
+one event at a time. Only ``logistic`` (SciPy's ``expit``, with the C library's ``exp``) and
+``%`` (NumPy scalars) go through library code, so that all engines round identically. The
+semantics (the month's order, actors in play, forced events) are stated in ``engine.vector``'s
+docstring; this module is their plainest reading.
 """
 
 from __future__ import annotations
@@ -113,8 +114,9 @@ def _apply(op: str, v: list[Scalar]) -> Scalar:
     if op == "abs":
         return abs(v[0])
     if op == "logistic":
-        with np.errstate(over="ignore"):
-            return float(1.0 / (1.0 + np.exp(np.float64(-v[0]))))
+        from scipy.special import expit  # the C library's exp, as the other kernels
+
+        return float(expit(np.float64(v[0])))
     raise ValueError(f"unknown operation {op}")
 
 

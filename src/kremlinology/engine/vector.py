@@ -85,8 +85,12 @@ def _modulo(a: Value, b: Value) -> Value:
 
 
 def _logistic(x: Value) -> Value:
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    # SciPy's expit is 1 / (1 + exp(-x)) with the C library's exp, as the compiled kernel computes
+    # it; NumPy's own exp is vectorised and differs from the C library's in the last bit for about
+    # one input in fifty, which made the kernels disagree.
+    from scipy.special import expit  # imported here: most scenarios never call logistic
+
+    return cast(Value, expit(np.asarray(x, dtype=np.float64)))
 
 
 _BINARY: dict[str, Callable[[Value, Value], Value]] = {
