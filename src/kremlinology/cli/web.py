@@ -75,14 +75,23 @@ def serve_command(
                 explorer = Explorer(settings)
             except OSError as error:
                 fail(f"cannot open the result store {path}: {error}")
-        url = f"http://{host}:{port}/"
-        if as_json:
-            announce = {"url": url, "scenario": explorer.default_name, "max_runs": cap}
-            print(json.dumps(announce | {"store": str(path), "cluster": cluster}), flush=True)
-        else:
-            print(
-                f"Kremlinology explorer on {url} (scenario {explorer.default_name}, "
-                f"at most {cap:,} runs, results cached in {path})",
-                flush=True,
-            )
+        _announce(f"http://{host}:{port}/", explorer, settings, cluster, as_json)
         uvicorn.run(create_app(explorer=explorer), host=host, port=port, log_level="info")
+
+
+def _announce(
+    url: str, explorer: Explorer, settings: Settings, cluster: str | None, as_json: bool
+) -> None:
+    """Print where the explorer listens: one JSON object under ``--json``, else one line."""
+    if as_json:
+        announce = {"url": url, "scenario": explorer.default_name, "max_runs": settings.max_runs}
+        print(
+            json.dumps(announce | {"store": str(settings.store_path), "cluster": cluster}),
+            flush=True,
+        )
+    else:
+        print(
+            f"Kremlinology explorer on {url} (scenario {explorer.default_name}, "
+            f"at most {settings.max_runs:,} runs, results cached in {settings.store_path})",
+            flush=True,
+        )
