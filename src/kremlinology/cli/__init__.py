@@ -11,6 +11,7 @@ To add a command: write a function in the module of its group (or a new module) 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -88,8 +89,18 @@ def main() -> None:
         app()
     except Terminated:
         print("terminated", file=sys.stderr)
-        sys.exit(Terminated.CODE)
+        _leave(Terminated.CODE)
     except SystemExit as done:
         if done.code == 130:  # Typer's answer to Ctrl-C (it catches the KeyboardInterrupt)
             print("interrupted", file=sys.stderr)
+            _leave(130)
         raise
+
+
+def _leave(code: int) -> None:
+    """Exit at once after a stop: the clean-ups ran as the stop unwound the command, and Python
+    3.11's exit hook for process pools can race a pool that was just stopped (it wakes the pool's
+    thread through a pipe that thread is closing, and prints an ignored OSError)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
